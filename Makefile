@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Both set up .venv from pinned versions first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/govreg demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/registry.py
+
+# Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
+lock:
+	rm -rf /tmp/govreg-lock && $(PYTHON) -m venv /tmp/govreg-lock
+	/tmp/govreg-lock/bin/python -m pip install -q -e '.[dev]'
+	/tmp/govreg-lock/bin/python -m pip freeze --exclude-editable | grep -v '^govreg' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .govreg demo-out

@@ -1,0 +1,119 @@
+"""Every problem code govreg reports, in one place.
+
+A code is stable: tools and people grep for it, so a code is never reused for another meaning.
+``YAML`` codes are about the shape of a declaration file, ``GOV`` codes are governance rules
+over the whole registry, ``STORE`` codes come from the metadata store.
+
+>>> RULES["GOV003"].title
+'column maps to an unregistered element'
+>>> RULES["GOV006"].severity
+'warning'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A problem code: what it means, how bad it is and what to do about it."""
+
+    code: str
+    severity: Severity
+    title: str
+    principle: str
+    hint: str
+
+
+_RULES: tuple[Rule, ...] = (
+    # --- the shape of the declaration files ---------------------------------------------
+    Rule("YAML001", "error", "malformed YAML", "declarations",
+         "fix the YAML syntax at the line shown (indentation, quotes, a missing colon)"),
+    Rule("YAML002", "error", "unknown key", "declarations",
+         "remove the key or correct its spelling; the README lists every key"),
+    Rule("YAML003", "error", "missing or wrongly typed value", "declarations",
+         "give the field a value of the type the README names"),
+    Rule("YAML004", "error", "duplicate key in one mapping", "declarations",
+         "a key may appear once per mapping; delete or merge the repeated one"),
+    Rule("YAML005", "error", "unreadable file", "declarations",
+         "save the file as UTF-8 text, or make the path readable"),
+    # --- governance rules ---------------------------------------------------------------
+    Rule("GOV001", "error", "duplicate code", "one data, one source",
+         "every department, element, dataset, view, agreement, service, indicator and code list "
+         "needs a unique code; rename one of them"),
+    Rule("GOV002", "error", "reference does not resolve", "references resolve",
+         "declare the referenced entity, or correct the code"),
+    Rule("GOV003", "error", "column maps to an unregistered element", "registered before collected",
+         "register the element in elements/ or remove the column"),
+    Rule("GOV004", "error", "column maps to a retired element", "registered before collected",
+         "map the column to the element's replacement, or stop collecting it"),
+    Rule("GOV005", "error", "element owner is not a department", "one data, one source",
+         "name exactly one existing department as the element's owner"),
+    Rule("GOV006", "warning", "duplicate collection", "one data, one source",
+         "read the element from its owner through a sharing agreement and declare the column "
+         "a replica of that agreement, or stop collecting it"),
+    Rule("GOV007", "error", "replica without a valid agreement", "minimum necessary sharing",
+         "the replica must name an approved, unexpired agreement whose consumer is the dataset's "
+         "provider and which grants the element"),
+    Rule("GOV008", "error", "conditional sharing without a condition", "minimum necessary sharing",
+         "state the sharing condition (who may use it, for what)"),
+    Rule("GOV009", "error", "agreement grants a not-shared element", "minimum necessary sharing",
+         "remove the element from the agreement; not-shared data is not granted by agreement"),
+    Rule("GOV010", "error", "sensitive personal information shared unconditionally",
+         "minimum necessary sharing",
+         "make the element conditional (with a condition) or not shared"),
+    Rule("GOV011", "error", "not shared without a legal basis", "minimum necessary sharing",
+         "cite the law, administrative regulation or central policy in legal_basis"),
+    Rule("GOV012", "error", "basic-resource item not unconditional", "minimum necessary sharing",
+         "basic information items of basic resources must be shared unconditionally; change the "
+         "element's sharing type or the dataset's classification"),
+    Rule("GOV013", "error", "superseded element without an existing replacement", "references resolve",
+         "name the replacing element in replaced_by"),
+    Rule("GOV014", "error", "department hierarchy has a cycle", "references resolve",
+         "break the cycle: a department cannot be its own ancestor"),
+    Rule("GOV015", "error", "invalid agreement term", "minimum necessary sharing",
+         "valid_to must be on or after valid_from; an approved agreement names its approver"),
+    Rule("GOV016", "error", "key column is not a declared column", "references resolve",
+         "list in key only columns (by source name or element code) declared under columns"),
+    Rule("GOV017", "error", "declared security level below its items", "就高从严",
+         "a dataset's level is at least the highest level of its items; raise it or drop the "
+         "field to let govreg derive it"),
+    Rule("GOV018", "error", "invalid value domain", "standards drive checks",
+         "fix the pattern, range, length or code list so that some value can satisfy it"),
+    Rule("GOV019", "error", "SQL file missing or unreadable", "lineage drives the graph",
+         "point sql at an existing .sql file relative to the declaring YAML file"),
+    Rule("GOV020", "warning", "service asks the applicant for shared data", "no repeated collection",
+         "take the element from the sharing platform (source: sharing) instead of asking again"),
+    Rule("GOV021", "warning", "element collected by no dataset", "one data, one source",
+         "declare the owner's dataset that collects it, or retire the element"),
+    Rule("GOV022", "warning", "possible duplicate element", "one data, one source",
+         "two elements share a name or synonym; merge them or make their names distinct"),
+    Rule("GOV023", "error", "column collected twice in one dataset", "one data, one source",
+         "map each element once per dataset, and each source column once"),
+    Rule("GOV024", "warning", "agreement expired or not yet valid", "minimum necessary sharing",
+         "renew the agreement or mark it expired"),
+    Rule("GOV025", "error", "invalid identifier", "declarations",
+         "codes of elements and datasets become warehouse names: use lower-case letters, digits "
+         "and underscores, starting with a letter"),
+    Rule("GOV026", "error", "element data type does not fit its domain", "standards drive checks",
+         "a numeric range needs a numeric type, a date format a date type, a check digit a "
+         "character type"),
+    Rule("GOV027", "warning", "element in use is not yet a standard", "standards drive checks",
+         "move the element up the registration ladder (qualified, standard) once it is agreed"),
+    Rule("GOV028", "error", "identifier fails its check character", "declarations",
+         "correct the unified social credit code (GB 32100): its last character is a check digit"),
+    Rule("GOV029", "error", "service takes shared data it has no grant for", "minimum necessary sharing",
+         "the element must be unconditional, owned by the service's department, or granted to it "
+         "by an approved, unexpired agreement"),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+
+
+def rule(code: str) -> Rule:
+    """Look a code up; an unknown code is a programming error."""
+    return RULES[code]

@@ -1,0 +1,246 @@
+"""Load a registry home: a folder of YAML declarations (plus the SQL files they name).
+
+Every problem is collected, with file, line, rule code and hint; nothing raises half-way.
+
+Layout is free: any ``*.yaml`` file below the home (hidden folders excepted) may hold any of the
+sections ``departments``, ``codelists``, ``elements``, ``datasets``, ``views``, ``indicators``,
+``agreements``, ``services``, each a list of mappings; ``registry.yaml`` at the top may hold the
+``registry`` settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from registry.errors import DeclarationError, Location, Problem
+from registry.home import Registry
+from registry.model import ENTITY_TYPES, Settings, Spec
+from registry.source import LineDict, LineList, error_line, error_text, parse_yaml
+
+SETTINGS_KEY = "registry"
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quarantine"})
+
+
+def display_path(path: Path) -> str:
+    """A path as people want to read it: relative to the working directory when inside it."""
+    text = os.path.relpath(path)
+    return str(path) if text.startswith("..") else text
+
+
+def iter_yaml_files(home: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(home):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        for name in sorted(files):
+            if name.endswith((".yaml", ".yml")) and not name.startswith("."):
+                yield Path(root, name)
+
+
+class _Loader:
+    def __init__(self, home: Path):
+        self.home = home
+        self.problems: list[Problem] = []
+        self.settings = Settings()
+        self.sections: dict[str, dict[str, Spec]] = {name: {} for name in ENTITY_TYPES}
+
+    def problem(self, code: str, message: str, file: str, line: int = 0, hint: str = "") -> None:
+        self.problems.append(Problem(code, message, Location(file, line), hint))
+
+    # --- files -----------------------------------------------------------------------------
+    def read(self, path: Path) -> tuple[str, Any] | None:
+        shown = display_path(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem("YAML005", f"cannot read {path.name}: {exc}", shown)
+            return None
+        try:
+            return shown, parse_yaml(text, shown)
+        except yaml.YAMLError as exc:
+            code = "YAML004" if "duplicate key" in error_text(exc) else "YAML001"
+            self.problem(code, error_text(exc), shown, error_line(exc))
+            return None
+
+    def load(self) -> Registry:
+        if not self.home.is_dir():
+            self.problem("YAML005", "registry home is not a folder", display_path(self.home))
+            return Registry.build(self.settings, self.sections, self.home)
+        files = list(iter_yaml_files(self.home))
+        settings_file = self.home / "registry.yaml"
+        if settings_file in files:  # settings first: they carry the city's vocabulary labels
+            files.remove(settings_file)
+            files.insert(0, settings_file)
+        for path in files:
+            parsed = self.read(path)
+            if parsed is None:
+                continue
+            shown, doc = parsed
+            if doc is None:
+                continue
+            if not isinstance(doc, LineDict):
+                self.problem("YAML003", "a declaration file must be a mapping of sections", shown, 1,
+                             f"start the file with one of: {', '.join(ENTITY_TYPES)}")
+                continue
+            self.load_document(path, shown, doc)
+        return Registry.build(self.settings, self.sections, self.home)
+
+    def load_document(self, path: Path, shown: str, doc: LineDict) -> None:
+        for key, value in doc.items():
+            line = doc.key_line(key)
+            if key == SETTINGS_KEY and path.parent == self.home:
+                self.load_settings(shown, value, line)
+            elif key in ENTITY_TYPES:
+                if not isinstance(value, LineList):
+                    self.problem("YAML003", f"section '{key}' must be a list of mappings", shown, line)
+                    continue
+                for index, item in enumerate(value):
+                    self.load_entity(key, path, shown, item, value.item_line(index))
+            else:
+                where = "registry.yaml at the home's top" if key == SETTINGS_KEY else None
+                self.problem("YAML002", f"unknown section '{key}'", shown, line,
+                             f"settings belong in {where}" if where else
+                             f"sections are: {', '.join(ENTITY_TYPES)}")
+
+    def load_settings(self, shown: str, value: Any, line: int) -> None:
+        if not isinstance(value, LineDict):
+            self.problem("YAML003", "'registry' must be a mapping", shown, line)
+            return
+        try:
+            self.settings = Settings.model_validate(value)
+        except ValidationError as exc:
+            self.report(exc, "registry settings", shown, value)
+
+    # --- entities ----------------------------------------------------------------------------
+    def load_entity(self, section: str, path: Path, shown: str, raw: Any, line: int) -> None:
+        model = ENTITY_TYPES[section]
+        noun = model.kind  # type: ignore[attr-defined]
+        if not isinstance(raw, LineDict):
+            self.problem("YAML003", f"each entry of '{section}' must be a mapping", shown, line)
+            return
+        data: dict[str, Any] = dict(raw)
+        if section in ("views", "indicators"):
+            self.attach_sql(path, shown, raw, data)
+        elif section == "codelists" and raw.get("file"):
+            self.attach_codes(path, shown, raw, data)
+        code = data.get("code")
+        label = f"{noun} '{code}'" if code else f"a {noun}"
+        try:
+            entity = model.model_validate(data, context={"labels": self.settings.labels()})
+        except ValidationError as exc:
+            self.report(exc, label, shown, raw)
+            return
+        entity.located(Location(shown, raw.line))
+        self.locate_children(entity, shown, raw)
+        key = entity.code  # type: ignore[attr-defined]
+        existing = self.sections[section].get(key)
+        if existing is not None:
+            self.problem("GOV001", f"{noun} code '{key}' is declared twice (first at {existing.loc})",
+                         shown, raw.key_line("code"))
+            return
+        self.sections[section][key] = entity
+
+    @staticmethod
+    def locate_children(entity: Spec, shown: str, raw: LineDict) -> None:
+        for name in ("columns", "elements", "stewards", "values"):
+            children = getattr(entity, name, None)
+            items = raw.get(name)
+            if not children or not isinstance(items, LineList) or not isinstance(children[0], Spec):
+                continue
+            for index, child in enumerate(children):
+                child.located(Location(shown, items.item_line(index)))
+
+    def attach_sql(self, path: Path, shown: str, raw: LineDict, data: dict[str, Any]) -> None:
+        sql = raw.get("sql")
+        if not isinstance(sql, str):
+            if raw.get("query") is None:
+                self.problem("GOV019", "no SQL: give 'sql' (a file) or 'query' (inline)", shown, raw.line)
+            return
+        if raw.get("query") is not None:
+            self.problem("YAML003", "give either 'sql' or 'query', not both", shown, raw.key_line("query"))
+            return
+        target = (path.parent / sql).resolve()
+        try:
+            data["query"] = target.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem("GOV019", f"SQL file '{sql}' cannot be read ({exc.__class__.__name__})",
+                         shown, raw.key_line("sql"))
+
+    def attach_codes(self, path: Path, shown: str, raw: LineDict, data: dict[str, Any]) -> None:
+        """A code list may name a text file of ``code label`` lines (e.g. GB/T 2260)."""
+        target = path.parent / str(raw["file"])
+        try:
+            lines = target.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem("GOV002", f"code list file '{raw['file']}' cannot be read ({exc})",
+                         shown, raw.key_line("file"))
+            return
+        values = list(data.get("values") or [])
+        for number, text in enumerate(lines, 1):
+            parts = text.split(None, 1)
+            if not parts or text.lstrip().startswith("#"):
+                continue
+            if len(parts) != 2:
+                self.problem("YAML003", f"{raw['file']}:{number}: expected 'code label'", shown,
+                             raw.key_line("file"))
+                continue
+            values.append({"value": parts[0], "label": parts[1].strip()})
+        data["values"] = values
+
+    def report(self, exc: ValidationError, label: str, shown: str, raw: LineDict) -> None:
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            line = line_of(raw, loc)
+            field = ".".join(str(p) for p in loc) or "(entry)"
+            kind = error["type"]
+            if kind == "extra_forbidden":
+                self.problem("YAML002", f"{label}: unknown key '{field}'", shown, line)
+            elif kind == "missing":
+                self.problem("YAML003", f"{label}: missing required field '{field}'", shown, line)
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+                self.problem("YAML003", f"{label}: field '{field}': {message}", shown, line)
+
+
+def line_of(raw: Any, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest YAML node that a pydantic error location reaches."""
+    line = raw.line if isinstance(raw, (LineDict, LineList)) else 0
+    node = raw
+    for part in loc:
+        if isinstance(node, LineDict) and isinstance(part, str):
+            line = node.key_line(part)
+            node = node.get(part)
+        elif isinstance(node, LineList) and isinstance(part, int):
+            line = node.item_line(part)
+            node = node[part] if part < len(node) else None
+        else:
+            break
+    return line
+
+
+def load_home(home: str | Path) -> tuple[Registry, list[Problem]]:
+    """Load every declaration below ``home``; returns the registry and the shape problems.
+
+    Governance rules are separate: see :func:`registry.rules.check_rules`.
+    """
+    loader = _Loader(Path(home))
+    registry = loader.load()
+    return registry, loader.problems
+
+
+def load_valid_home(home: str | Path) -> tuple[Registry, list[Problem]]:
+    """Load and check a home; raise :class:`DeclarationError` with all problems on any error.
+
+    Returns the registry and its warnings.
+    """
+    from registry.rules import check_rules
+
+    registry, problems = load_home(home)
+    problems += check_rules(registry)
+    if any(p.is_error for p in problems):
+        raise DeclarationError(problems)
+    return registry, problems

@@ -1,0 +1,318 @@
+"""The registry's domain objects: typed, immutable, each carrying where it was declared.
+
+Every entity is a frozen pydantic model; unknown keys are refused (``extra="forbid"``) so a typo
+in YAML is an error, never a silently ignored field. Vocabulary fields accept the English token,
+the Chinese label or a city-configured label (see :mod:`registry.vocab`).
+
+>>> e = Element.model_validate({"code": "uscc", "name": "统一社会信用代码",
+...     "name_en": "Unified social credit code", "owner": "market", "sharing": "无条件共享"})
+>>> e.sharing, e.security
+(<SharingType.UNCONDITIONAL: 'unconditional'>, <SecurityLevel.INTERNAL: 'internal'>)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo
+
+from registry.errors import Location
+from registry.vocab import (
+    AgreementStatus,
+    CheckDigit,
+    DataType,
+    Encoding,
+    ExtractFormat,
+    OnCastError,
+    OpenType,
+    PersonalInfo,
+    ResourceClass,
+    SecurityLevel,
+    ServiceSource,
+    SharingMethod,
+    SharingType,
+    Status,
+    UpdateCycle,
+    normalize,
+)
+
+
+def _vocab(enum: type) -> Any:
+    def validate(value: object, info: ValidationInfo) -> Any:
+        labels = (info.context or {}).get("labels", {}).get(enum.__name__)
+        return normalize(enum, value, labels)
+
+    return Annotated[enum, BeforeValidator(validate)]
+
+
+Security = _vocab(SecurityLevel)
+Personal = _vocab(PersonalInfo)
+Sharing = _vocab(SharingType)
+Open = _vocab(OpenType)
+Cycle = _vocab(UpdateCycle)
+RegStatus = _vocab(Status)
+Type = _vocab(DataType)
+ResClass = _vocab(ResourceClass)
+Format = _vocab(ExtractFormat)
+Enc = _vocab(Encoding)
+Method = _vocab(SharingMethod)
+AgrStatus = _vocab(AgreementStatus)
+Source = _vocab(ServiceSource)
+Check = _vocab(CheckDigit)
+CastPolicy = _vocab(OnCastError)
+
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Spec(BaseModel):
+    """Base of every declared object: frozen, strict about keys, aware of its location."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True
+    )
+    _loc: Location = PrivateAttr(default_factory=Location)
+
+    @property
+    def loc(self) -> Location:
+        return self._loc
+
+    def located(self, loc: Location) -> Any:
+        self._loc = loc
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The canonical JSON-ready form that the store keeps and ``plan`` compares."""
+        return self.model_dump(mode="json")
+
+
+class Named(Spec):
+    code: Text
+    name: Text
+    name_en: Text
+
+
+class Steward(Spec):
+    name: Text
+    email: str | None = None
+    phone: str | None = None
+
+
+class Department(Named):
+    """A government body (部门). ``uscc`` is its own unified social credit code (starts ``11``)."""
+
+    kind: ClassVar[str] = "department"
+    short_name: str | None = None
+    parent: str | None = None
+    uscc: str | None = None
+    team: str | None = None
+    description: str = ""
+    stewards: tuple[Steward, ...] = ()
+
+
+class CodeValue(Spec):
+    value: Text
+    label: Text
+    label_en: str | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+class CodeList(Named):
+    """A code list (value domain by enumeration), e.g. GB/T 2260 division codes."""
+
+    kind: ClassVar[str] = "codelist"
+    description: str = ""
+    source: str | None = None
+    file: str | None = None
+    values: tuple[CodeValue, ...] = ()
+
+
+class ValueDomain(Spec):
+    """The permitted values of an element: these become quality expectations everywhere."""
+
+    pattern: str | None = None
+    codes: tuple[str, ...] | None = None
+    code_list: str | None = None
+    min: float | None = None
+    max: float | None = None
+    length: int | None = Field(default=None, ge=1)
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
+    date_format: str | None = None
+    check_digit: Check | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(v is None for v in self.model_dump().values())
+
+
+class Element(Named):
+    """A data element (数据元 / 信息项) with exactly one owner department."""
+
+    kind: ClassVar[str] = "element"
+    id: str | None = None
+    synonyms: tuple[str, ...] = ()
+    definition: str = ""
+    object_class: str | None = None
+    property_term: str | None = None
+    type: Type = DataType.STRING
+    unit: str | None = None
+    domain: ValueDomain = ValueDomain()
+    required: bool = False
+    owner: Text
+    source_system: str | None = None
+    security: Security = SecurityLevel.INTERNAL
+    personal: Personal = PersonalInfo.NONE
+    personal_category: str | None = None
+    sharing: Sharing = SharingType.UNCONDITIONAL
+    sharing_condition: str | None = None
+    legal_basis: str | None = None
+    open: Open = OpenType.NOT_OPEN
+    update_cycle: Cycle = UpdateCycle.IRREGULAR
+    status: RegStatus = Status.CANDIDATE
+    replaced_by: str | None = None
+    approved_on: date | None = None
+
+
+class Column(Spec):
+    """A column of an extract, mapped to the element it carries."""
+
+    name: Text
+    element: Text
+    required: bool | None = None
+    replica: str | None = None
+    basic: bool = False
+    description: str = ""
+
+
+class Dataset(Named):
+    """An information resource (信息资源) provided by one department as extracts."""
+
+    kind: ClassVar[str] = "dataset"
+    catalog_code: str | None = None
+    catalog_class: str | None = None
+    classification: ResClass = ResourceClass.DEPARTMENTAL
+    provider: Text
+    summary: str = ""
+    source_system: str | None = None
+    format: Format = ExtractFormat.CSV
+    encoding: Enc = Encoding.UTF8
+    delimiter: str = ","
+    sheet: str | None = None
+    landing: str | None = None
+    file_pattern: str | None = None
+    key: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = Field(min_length=1)
+    security: Security | None = None
+    sharing: Sharing | None = None
+    sharing_condition: str | None = None
+    legal_basis: str | None = None
+    sharing_method: Method = SharingMethod.PLATFORM
+    open: Open = OpenType.NOT_OPEN
+    update_cycle: Cycle = UpdateCycle.IRREGULAR
+    published: date | None = None
+    related: tuple[str, ...] = ()
+    on_cast_error: CastPolicy = OnCastError.REJECT
+
+    def column_for(self, name_or_element: str) -> Column | None:
+        for column in self.columns:
+            if name_or_element in (column.name, column.element):
+                return column
+        return None
+
+
+class _Query(Named):
+    owner: Text
+    description: str = ""
+    sql: str | None = None
+    query: str | None = None
+    dialect: str = "duckdb"
+
+
+class View(_Query):
+    """A derived dataset defined by SQL over other datasets; lineage is parsed, never declared."""
+
+    kind: ClassVar[str] = "view"
+
+
+class Indicator(_Query):
+    """A named SQL metric that answers a question the center has set."""
+
+    kind: ClassVar[str] = "indicator"
+    question: str = ""
+    unit: str | None = None
+
+
+class Agreement(Spec):
+    """A sharing agreement: a consumer department may use these elements for this purpose."""
+
+    kind: ClassVar[str] = "agreement"
+    code: Text
+    name: str | None = None
+    consumer: Text
+    provider: str | None = None
+    elements: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    purpose: Text
+    legal_basis: str | None = None
+    method: Method = SharingMethod.PLATFORM
+    approver: str | None = None
+    approved_on: date | None = None
+    valid_from: date
+    valid_to: date | None = None
+    status: AgrStatus = AgreementStatus.REQUESTED
+
+    def is_valid_on(self, day: date) -> bool:
+        return (
+            self.status == AgreementStatus.APPROVED
+            and self.valid_from <= day
+            and (self.valid_to is None or day <= self.valid_to)
+        )
+
+
+class ServiceItem(Spec):
+    element: Text
+    source: Source = ServiceSource.APPLICANT
+    agreement: str | None = None
+
+
+class Service(Named):
+    """A government service (政务服务事项) and the elements it needs."""
+
+    kind: ClassVar[str] = "service"
+    department: Text
+    description: str = ""
+    elements: tuple[ServiceItem, ...] = ()
+
+
+class Settings(Spec):
+    """``registry.yaml``: the registry's own name and the city's labels for vocabularies."""
+
+    name: Text = "govreg"
+    name_en: str | None = None
+    division: str | None = None
+    sharing_labels: dict[str, str] = {}
+    open_labels: dict[str, str] = {}
+    security_labels: dict[str, str] = {}
+
+    def labels(self) -> dict[str, Mapping[str, str]]:
+        return {
+            "SharingType": self.sharing_labels,
+            "OpenType": self.open_labels,
+            "SecurityLevel": self.security_labels,
+        }
+
+
+ENTITY_TYPES: dict[str, type[Spec]] = {
+    "departments": Department,
+    "codelists": CodeList,
+    "elements": Element,
+    "datasets": Dataset,
+    "views": View,
+    "indicators": Indicator,
+    "agreements": Agreement,
+    "services": Service,
+}
+"""Section name in YAML → model, in dependency order (apply creates in this order)."""

@@ -1,0 +1,356 @@
+"""Governance rules over a whole registry.
+
+Each rule is one pure function ``(Registry, date) -> Iterator[Problem]``; :data:`RULE_CHECKS`
+composes them, and :func:`check_rules` runs them all and returns every problem (errors and
+warnings). The codes, severities and hints are in :mod:`registry.codes`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+
+from registry.checkdigit import is_valid
+from registry.errors import Location, Problem, sort_problems
+from registry.home import Registry
+from registry.model import Dataset, Element, Spec
+from registry.vocab import AgreementStatus, PersonalInfo, ResourceClass, SharingType, Status
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+INACTIVE = frozenset({Status.RETIRED, Status.SUPERSEDED})
+NOT_YET_AGREED = frozenset({Status.INCOMPLETE, Status.CANDIDATE})
+
+Rule = Callable[[Registry, date], Iterator[Problem]]
+
+
+def _p(code: str, message: str, where: Spec | Location, hint: str = "") -> Problem:
+    loc = where if isinstance(where, Location) else where.loc
+    return Problem(code, message, loc, hint)
+
+
+def identifiers(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV025: codes that become warehouse and asset names must be identifiers."""
+    for section in ("departments", "elements", "datasets", "views", "indicators", "codelists"):
+        for code, entity in r.section(section).items():
+            if not IDENTIFIER.match(code):
+                noun = entity.kind  # type: ignore[attr-defined]
+                yield _p("GOV025", f"{noun} code '{code}' is not a lower-case identifier", entity)
+
+
+def departments(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV002 unknown parent, GOV014 cycles, GOV028 a bad unified social credit code."""
+    for code, dept in r.departments.items():
+        if dept.parent is not None and dept.parent not in r.departments:
+            yield _p("GOV002", f"department '{code}' has unknown parent '{dept.parent}'", dept)
+        if dept.uscc and not is_valid("gb32100", dept.uscc):
+            yield _p("GOV028", f"department '{code}' has an invalid unified social credit code "
+                     f"'{dept.uscc}'", dept)
+    reported: set[str] = set()
+    for code in r.departments:
+        seen: list[str] = []
+        current: str | None = code
+        while current is not None and current in r.departments and current not in seen:
+            seen.append(current)
+            current = r.departments[current].parent
+        if current is not None and current in seen and current not in reported:
+            cycle = seen[seen.index(current):]
+            reported.update(cycle)
+            path = " → ".join([*cycle, current])
+            yield _p("GOV014", f"department hierarchy has a cycle: {path}", r.departments[current])
+
+
+def element_ownership(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV005: exactly one owner department, and it exists."""
+    for code, element in r.elements.items():
+        if element.owner not in r.departments:
+            yield _p("GOV005", f"element '{code}' is owned by unknown department '{element.owner}'",
+                     element)
+
+
+def element_sharing(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV008, GOV010, GOV011: an element's sharing type and what it needs."""
+    for code, element in r.elements.items():
+        yield from _sharing_problems(f"element '{code}'", element.sharing, element.sharing_condition,
+                                     element.legal_basis, element)
+        if element.personal == PersonalInfo.SENSITIVE_PERSONAL and element.sharing == SharingType.UNCONDITIONAL:
+            yield _p("GOV010", f"element '{code}' is sensitive personal information but shared "
+                     "unconditionally", element)
+
+
+def _sharing_problems(
+    label: str, sharing: SharingType | None, condition: str | None, basis: str | None, where: Spec
+) -> Iterator[Problem]:
+    if sharing == SharingType.CONDITIONAL and not condition:
+        yield _p("GOV008", f"{label} is shared conditionally but states no sharing_condition", where)
+    if sharing == SharingType.NOT_SHARED and not basis:
+        yield _p("GOV011", f"{label} is not shared but cites no legal_basis", where)
+
+
+def element_status(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV013: a superseded element names an existing, active replacement."""
+    for code, element in r.elements.items():
+        if element.status != Status.SUPERSEDED:
+            continue
+        target = r.elements.get(element.replaced_by or "")
+        if target is None:
+            yield _p("GOV013", f"element '{code}' is superseded but replaced_by "
+                     f"{element.replaced_by!r} is not a registered element", element)
+        elif target.status in INACTIVE:
+            yield _p("GOV013", f"element '{code}' is replaced by '{target.code}', which is itself "
+                     f"{target.status}", element)
+
+
+def value_domains(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV018 impossible domains, GOV026 domains that do not fit the type, GOV002 code lists."""
+    for code, element in r.elements.items():
+        d = element.domain
+        label = f"element '{code}'"
+        if d.pattern is not None:
+            try:
+                re.compile(d.pattern)
+            except re.error as exc:
+                yield _p("GOV018", f"{label}: pattern {d.pattern!r} is not a regular expression ({exc})",
+                         element)
+        if d.min is not None and d.max is not None and d.min > d.max:
+            yield _p("GOV018", f"{label}: min {d.min} is greater than max {d.max}", element)
+        if d.min_length is not None and d.max_length is not None and d.min_length > d.max_length:
+            yield _p("GOV018", f"{label}: min_length {d.min_length} exceeds max_length {d.max_length}",
+                     element)
+        if d.length is not None and (d.min_length is not None or d.max_length is not None):
+            yield _p("GOV018", f"{label}: give either length or min_length/max_length", element)
+        if d.codes is not None and not d.codes:
+            yield _p("GOV018", f"{label}: an empty code list admits no value", element)
+        if d.codes is not None and d.code_list is not None:
+            yield _p("GOV018", f"{label}: give either codes or code_list", element)
+        if d.date_format is not None and "%" not in d.date_format:
+            yield _p("GOV018", f"{label}: date_format {d.date_format!r} has no strftime directive",
+                     element)
+        if d.code_list is not None and d.code_list not in r.codelists:
+            yield _p("GOV002", f"{label}: unknown code list '{d.code_list}'", element)
+        if (d.min is not None or d.max is not None) and not element.type.is_numeric:
+            yield _p("GOV026", f"{label}: a numeric range needs a numeric type, not {element.type}",
+                     element)
+        if d.check_digit is not None and not element.type.is_text:
+            yield _p("GOV026", f"{label}: a check digit needs a character type, not {element.type}",
+                     element)
+        if d.date_format is not None and element.type.is_numeric:
+            yield _p("GOV026", f"{label}: a date format does not fit type {element.type}", element)
+
+
+def duplicate_elements(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV022: two active elements known by the same name are probably one element twice."""
+    by_name: dict[str, str] = {}
+    for code, element in r.elements.items():
+        if element.status in INACTIVE:
+            continue
+        names = {element.name, element.name_en.casefold(), *element.synonyms}
+        for name in names:
+            first = by_name.setdefault(name, code)
+            if first != code:
+                other = r.elements[first]
+                yield _p("GOV022", f"elements '{first}' ({other.owner}) and '{code}' ({element.owner}) "
+                         f"are both called '{name}'", element)
+                break
+
+
+def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV003, GOV004, GOV023, GOV016, GOV017, GOV002 (provider): what a dataset may collect."""
+    for code, ds in r.datasets.items():
+        if ds.provider not in r.departments:
+            yield _p("GOV002", f"dataset '{code}' has unknown provider department '{ds.provider}'", ds)
+        names: set[str] = set()
+        elements: set[str] = set()
+        for column in ds.columns:
+            element = r.elements.get(column.element)
+            if element is None:
+                yield _p("GOV003", f"column '{column.name}' maps to unregistered element "
+                         f"'{column.element}'", column,
+                         f"register '{column.element}' in elements/ or remove the column")
+            elif element.status in INACTIVE:
+                repl = f"; its replacement is '{element.replaced_by}'" if element.replaced_by else ""
+                yield _p("GOV004", f"column '{column.name}' maps to {element.status} element "
+                         f"'{column.element}'{repl}", column)
+            if column.name in names:
+                yield _p("GOV023", f"dataset '{code}' declares source column '{column.name}' twice", column)
+            if column.element in elements:
+                yield _p("GOV023", f"dataset '{code}' maps element '{column.element}' twice", column)
+            names.add(column.name)
+            elements.add(column.element)
+        for key in ds.key:
+            if ds.column_for(key) is None:
+                yield _p("GOV016", f"dataset '{code}' key '{key}' is not one of its columns", ds)
+        if ds.security is not None:
+            effective = r.dataset_security(ds)
+            if effective != ds.security:
+                yield _p("GOV017", f"dataset '{code}' declares security '{ds.security}' but holds "
+                         f"'{effective}' items", ds)
+        yield from _sharing_problems(f"dataset '{code}'", ds.sharing, ds.sharing_condition,
+                                     ds.legal_basis, ds)
+        for related in ds.related:
+            if related not in r.datasets:
+                yield _p("GOV002", f"dataset '{code}' relates to unknown dataset '{related}'", ds)
+
+
+def basic_items(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV012: basic information items of basic resources are shared unconditionally."""
+    for code, ds in r.datasets.items():
+        if ds.classification != ResourceClass.BASIC:
+            continue
+        for column in ds.columns:
+            element = r.elements.get(column.element)
+            if column.basic and element is not None and element.sharing != SharingType.UNCONDITIONAL:
+                yield _p("GOV012", f"column '{column.name}' is a basic item of basic resource '{code}' "
+                         f"but element '{element.code}' is {element.sharing}", column)
+
+
+def one_source(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV006 duplicate collection, GOV007 a replica without a valid agreement."""
+    for code, ds in r.datasets.items():
+        for column in ds.columns:
+            element = r.elements.get(column.element)
+            if element is None or element.owner == ds.provider:
+                if column.replica is not None and element is not None:
+                    yield _p("GOV007", f"column '{column.name}' of '{code}' is declared a replica, but "
+                             f"'{ds.provider}' owns '{element.code}' itself", column,
+                             "remove 'replica': the owner's own collection is the source")
+                continue
+            if column.replica is None:
+                yield _p("GOV006", f"dataset '{code}' of '{ds.provider}' collects '{element.code}', "
+                         f"owned by '{element.owner}', without declaring a replica", column)
+                continue
+            problem = _replica_problem(r, ds, element, column.replica, today)
+            if problem:
+                yield _p("GOV007", f"column '{column.name}' of '{code}': {problem}", column)
+
+
+def _replica_problem(r: Registry, ds: Dataset, element: Element, code: str, today: date) -> str | None:
+    agreement = r.agreements.get(code)
+    if agreement is None:
+        return f"replica names unknown agreement '{code}'"
+    if agreement.consumer != ds.provider:
+        return f"agreement '{code}' is for '{agreement.consumer}', not '{ds.provider}'"
+    if not _grants(r, agreement.elements, agreement.datasets, element.code):
+        return f"agreement '{code}' does not grant '{element.code}'"
+    if not agreement.is_valid_on(today):
+        return f"agreement '{code}' is {agreement.status}, valid {agreement.valid_from}–" \
+               f"{agreement.valid_to or '…'}, not valid on {today}"
+    return None
+
+
+def _grants(r: Registry, elements: tuple[str, ...], datasets: tuple[str, ...], element: str) -> bool:
+    if element in elements:
+        return True
+    return any(d in r.datasets and r.datasets[d].column_for(element) for d in datasets)
+
+
+def agreements(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV002 references, GOV009 not-shared grants, GOV015 terms, GOV024 expired agreements."""
+    for code, agr in r.agreements.items():
+        for role, dept in (("consumer", agr.consumer), ("provider", agr.provider)):
+            if dept is not None and dept not in r.departments:
+                yield _p("GOV002", f"agreement '{code}' names unknown {role} department '{dept}'", agr)
+        if not agr.elements and not agr.datasets:
+            yield _p("GOV002", f"agreement '{code}' grants nothing: list elements or datasets", agr)
+        for element_code in agr.elements:
+            element = r.elements.get(element_code)
+            if element is None:
+                yield _p("GOV002", f"agreement '{code}' names unknown element '{element_code}'", agr)
+            elif element.sharing == SharingType.NOT_SHARED:
+                yield _p("GOV009", f"agreement '{code}' grants '{element_code}', which is not shared "
+                         f"({element.legal_basis})", agr)
+        for dataset_code in agr.datasets:
+            dataset = r.datasets.get(dataset_code)
+            if dataset is None:
+                yield _p("GOV002", f"agreement '{code}' names unknown dataset '{dataset_code}'", agr)
+            elif dataset.sharing == SharingType.NOT_SHARED:
+                yield _p("GOV009", f"agreement '{code}' grants dataset '{dataset_code}', which is not "
+                         "shared", agr)
+        if agr.valid_to is not None and agr.valid_to < agr.valid_from:
+            yield _p("GOV015", f"agreement '{code}' ends ({agr.valid_to}) before it starts "
+                     f"({agr.valid_from})", agr)
+        if agr.status == AgreementStatus.APPROVED:
+            if not agr.approver:
+                yield _p("GOV015", f"agreement '{code}' is approved but names no approver", agr)
+            if not agr.is_valid_on(today):
+                yield _p("GOV024", f"agreement '{code}' is approved but not valid on {today} "
+                         f"({agr.valid_from}–{agr.valid_to or '…'})", agr)
+
+
+def services(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV002 references, GOV020 asking applicants for shared data, GOV029 ungranted sharing."""
+    for code, svc in r.services.items():
+        if svc.department not in r.departments:
+            yield _p("GOV002", f"service '{code}' names unknown department '{svc.department}'", svc)
+        for item in svc.elements:
+            element = r.elements.get(item.element)
+            if element is None:
+                yield _p("GOV002", f"service '{code}' needs unknown element '{item.element}'", item)
+                continue
+            if item.agreement is not None and item.agreement not in r.agreements:
+                yield _p("GOV002", f"service '{code}' names unknown agreement '{item.agreement}'", item)
+            granted = _service_may_share(r, svc.department, element, today)
+            held = bool(r.providers.get(element.code))
+            if item.source == "applicant" and held and granted:
+                yield _p("GOV020", f"service '{code}' asks the applicant for '{element.code}', which "
+                         "the sharing platform already holds", item)
+            if item.source == "sharing" and not granted:
+                yield _p("GOV029", f"service '{code}' of '{svc.department}' takes '{element.code}' "
+                         f"({element.sharing}) from sharing without a grant", item)
+
+
+def _service_may_share(r: Registry, department: str, element: Element, today: date) -> bool:
+    if element.owner == department or element.sharing == SharingType.UNCONDITIONAL:
+        return True
+    if element.sharing == SharingType.NOT_SHARED:
+        return False
+    return any(
+        agr.consumer == department
+        and agr.is_valid_on(today)
+        and _grants(r, agr.elements, agr.datasets, element.code)
+        for agr in r.agreements.values()
+    )
+
+
+def queries(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV002: views and indicators are owned by existing departments."""
+    for section in ("views", "indicators"):
+        for code, q in r.section(section).items():
+            owner = q.owner  # type: ignore[attr-defined]
+            if owner not in r.departments:
+                yield _p("GOV002", f"{q.kind} '{code}' has unknown owner '{owner}'", q)  # type: ignore[attr-defined]
+
+
+def orphans(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV021 elements nobody collects; GOV027 elements in use that are not yet agreed."""
+    for code, element in r.elements.items():
+        if element.status in INACTIVE:
+            continue
+        if code not in r.providers:
+            yield _p("GOV021", f"element '{code}' is registered but no dataset collects it", element)
+        elif element.status in NOT_YET_AGREED:
+            yield _p("GOV027", f"element '{code}' is collected but still {element.status}", element)
+
+
+RULE_CHECKS: tuple[Rule, ...] = (
+    identifiers,
+    departments,
+    element_ownership,
+    element_sharing,
+    element_status,
+    value_domains,
+    duplicate_elements,
+    dataset_columns,
+    basic_items,
+    one_source,
+    agreements,
+    services,
+    queries,
+    orphans,
+)
+
+
+def check_rules(registry: Registry, today: date | None = None) -> list[Problem]:
+    """Run every governance rule; returns errors and warnings, errors first."""
+    day = today or date.today()
+    return sort_problems(p for check in RULE_CHECKS for p in check(registry, day))
