@@ -191,9 +191,7 @@ _GRADE = {
     SecurityLevel.CORE: "core data (核心数据)",
 }
 
-_NUMERIC = frozenset(
-    {DataType.NUMERIC, DataType.CURRENCY, DataType.DOUBLE, DataType.INTEGER, DataType.FLOAT}
-)
+_NUMERIC = frozenset({DataType.NUMERIC, DataType.CURRENCY, DataType.DOUBLE, DataType.INTEGER, DataType.FLOAT})
 
 _DUCKDB = {
     DataType.STRING: "VARCHAR",
@@ -213,31 +211,67 @@ _DUCKDB = {
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     SecurityLevel: {"公开": "public", "内部": "internal", "敏感": "sensitive", "核心": "core"},
     PersonalInfo: {
-        "无": "none", "非个人信息": "none", "个人信息": "personal",
+        "无": "none",
+        "非个人信息": "none",
+        "个人信息": "personal",
         "敏感个人信息": "sensitive_personal",
     },
     SharingType: {"无条件共享": "unconditional", "有条件共享": "conditional", "不予共享": "not_shared"},
     OpenType: {"无条件开放": "open", "有条件开放": "conditional", "不予开放": "not_open"},
     UpdateCycle: {
-        "实时": "realtime", "每日": "daily", "每周": "weekly", "每月": "monthly",
-        "每季度": "quarterly", "每半年": "half_yearly", "每年": "yearly", "不定期": "irregular",
+        "实时": "realtime",
+        "每日": "daily",
+        "每周": "weekly",
+        "每月": "monthly",
+        "每季度": "quarterly",
+        "每半年": "half_yearly",
+        "每年": "yearly",
+        "不定期": "irregular",
     },
     Status: {
-        "不完整": "incomplete", "候选": "candidate", "已记录": "recorded", "合格": "qualified",
-        "标准": "standard", "首选标准": "preferred", "被替代": "superseded", "废止": "retired",
+        "不完整": "incomplete",
+        "候选": "candidate",
+        "已记录": "recorded",
+        "合格": "qualified",
+        "标准": "standard",
+        "首选标准": "preferred",
+        "被替代": "superseded",
+        "废止": "retired",
     },
     DataType: {
-        "c": "string", "n": "numeric", "y": "currency", "d": "date", "t": "datetime",
-        "l": "boolean", "m": "memo", "g": "binary", "b": "double", "i": "integer", "f": "float",
-        "字符型": "string", "数值型": "numeric", "货币型": "currency", "日期型": "date",
-        "日期时间型": "datetime", "逻辑型": "boolean", "备注型": "memo", "通用型": "binary",
-        "双精度型": "double", "整型": "integer", "浮点型": "float",
+        "c": "string",
+        "n": "numeric",
+        "y": "currency",
+        "d": "date",
+        "t": "datetime",
+        "l": "boolean",
+        "m": "memo",
+        "g": "binary",
+        "b": "double",
+        "i": "integer",
+        "f": "float",
+        "字符型": "string",
+        "数值型": "numeric",
+        "货币型": "currency",
+        "日期型": "date",
+        "日期时间型": "datetime",
+        "逻辑型": "boolean",
+        "备注型": "memo",
+        "通用型": "binary",
+        "双精度型": "double",
+        "整型": "integer",
+        "浮点型": "float",
     },
     ResourceClass: {"基础": "basic", "主题": "thematic", "部门": "departmental"},
     ExtractFormat: {"xlsx": "excel", "xls": "excel"},
     Encoding: {"utf8": "utf-8", "utf-8-bom": "utf-8-sig", "utf8-bom": "utf-8-sig"},
-    AgreementStatus: {"已申请": "requested", "已批准": "approved", "已驳回": "rejected",
-                      "已撤销": "revoked", "已过期": "expired"},
+    AgreementStatus: {
+        "已申请": "requested",
+        "已批准": "approved",
+        "已驳回": "rejected",
+        "已撤销": "revoked",
+        "已过期": "expired",
+    },
     ServiceSource: {"申请人": "applicant", "共享": "sharing"},
 }
 

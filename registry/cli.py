@@ -1,0 +1,403 @@
+"""``govreg``: the command line of the registry (typer + rich).
+
+Tables for people, ``--json`` for machines. ``--home`` and ``--store`` default to the
+environment variables ``GOVREG_HOME`` and ``GOVREG_STORE``. Exit codes: 0 success, 1 the
+registry or the audit log has errors, 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from registry.errors import DeclarationError, GovregError, Problem, sort_problems
+from registry.home import Registry
+from registry.load import display_path, load_home
+from registry.rules import check_rules
+from registry.store import DEFAULT_URL, Store
+
+app = typer.Typer(
+    help="govreg — the government data-architecture registry: who is the source of each data "
+    "element, how it is shared, and whether arriving data is any good.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+HomeOpt = Annotated[Path, typer.Option("--home", envvar="GOVREG_HOME", help="Registry home folder.")]
+StoreOpt = Annotated[str, typer.Option("--store", envvar="GOVREG_STORE", help="Metadata store URL.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+TodayOpt = Annotated[
+    str | None, typer.Option("--today", help="Check agreement validity as of this date (YYYY-MM-DD).")
+]
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _today(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"--today expects YYYY-MM-DD, got {text!r}") from None
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for title, group, style, stream in (
+        ("errors", errors, "red", err),
+        ("warnings", warnings, "yellow", console),
+    ):
+        if not group:
+            continue
+        table = Table(title=f"{len(group)} {title}", title_style=f"bold {style}", show_lines=False)
+        for column in ("location", "code", "problem", "what to do"):
+            table.add_column(column, overflow="fold")
+        for p in group:
+            table.add_row(str(p.location), f"[{style}]{p.code}[/]", p.message, p.hint or p.to_json()["hint"])
+        stream.print(table)
+
+
+def _checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registry, list[Problem]]:
+    registry, problems = load_home(home)
+    problems = sort_problems(problems + check_rules(registry, today))
+    if any(p.is_error for p in problems):
+        if as_json:
+            _emit({"ok": False, "problems": [p.to_json() for p in problems]})
+        else:
+            _print_problems(problems)
+            err.print(f"[red]{display_path(home)}: the registry home has errors; nothing was changed.[/]")
+        raise typer.Exit(1)
+    return registry, problems
+
+
+def _open_store(url: str) -> Store:
+    try:
+        return Store(url)
+    except Exception as exc:  # driver errors, bad URLs, unreachable servers
+        err.print(f"[red]cannot open the metadata store {url}: {exc}[/]")
+        raise typer.Exit(1) from exc
+
+
+def _stored_registry(store: Store) -> Registry:
+    from registry.store.rows import registry_from_specs
+
+    return registry_from_specs(store.read_specs())
+
+
+@app.command()
+def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOpt = None) -> None:
+    """Check a registry home: every problem with file:line, rule code and what to do."""
+    registry, problems = load_home(home)
+    problems = sort_problems(problems + check_rules(registry, _today(today)))
+    ok = not any(p.is_error for p in problems)
+    if as_json:
+        _emit(
+            {
+                "ok": ok,
+                "counts": {s: len(e) for s, e in registry.sections()},
+                "problems": [p.to_json() for p in problems],
+            }
+        )
+    else:
+        _print_problems(problems)
+        counts = ", ".join(f"{len(e)} {s}" for s, e in registry.sections())
+        verdict = "[green]valid[/]" if ok else "[red]invalid[/]"
+        console.print(f"{display_path(home)}: {verdict} — {counts}")
+    raise typer.Exit(0 if ok else 1)
+
+
+def _print_plan(plan: Any) -> None:
+    from rich.markup import escape
+
+    table = Table(title="plan", show_lines=False)
+    for column in ("", "kind", "code", "change"):
+        table.add_column(column, overflow="fold")
+    marks = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]"}
+    for change in plan.changes:
+        if change.action == "update":
+            data = change.to_json()["fields"]
+            detail = "\n".join(
+                f"{f}: {escape(json.dumps(v['before'], ensure_ascii=False))} → "
+                f"{escape(json.dumps(v['after'], ensure_ascii=False))}"
+                for f, v in data.items()
+            )
+        else:
+            spec = change.after_spec or change.before_spec or {}
+            detail = escape(str(spec.get("name") or spec.get("purpose") or ""))
+        table.add_row(marks[change.action], change.kind, change.code, detail)
+    if plan.changes:
+        console.print(table)
+    counts = plan.counts()
+    console.print(
+        f"plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"
+    )
+
+
+@app.command()
+def plan(
+    home: HomeOpt = Path("."), store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False, today: TodayOpt = None
+) -> None:
+    """Show what applying the home would create, change and remove, with before and after."""
+    from registry.store.apply import plan_registry
+
+    registry, _ = _checked_home(home, _today(today), as_json)
+    result = plan_registry(_open_store(store), registry)
+    if as_json:
+        _emit(result.to_json())
+    else:
+        _print_plan(result)
+
+
+@app.command()
+def apply(
+    home: HomeOpt = Path("."),
+    store: StoreOpt = DEFAULT_URL,
+    actor: Annotated[str | None, typer.Option(envvar="GOVREG_ACTOR", help="Who applies (audit).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (audit); defaults to the home's path.")] = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Apply the home to the store in one transaction, with an audit event per change."""
+    from registry.store.apply import apply_registry
+
+    registry, _ = _checked_home(home, _today(today), as_json)
+    who = actor or getpass.getuser()
+    why = reason or f"apply registry home {display_path(home)}"
+    try:
+        result = apply_registry(
+            _open_store(store), registry, actor=who, reason=why, source=str(home.resolve())
+        )
+    except GovregError as exc:
+        err.print(f"[red]{exc.code}: {exc}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        _emit({**result.plan.to_json(), "change_id": result.change_id, "events": result.events})
+        return
+    if result.plan.is_empty:
+        console.print("no changes: the store already holds this registry")
+        return
+    _print_plan(result.plan)
+    console.print(f"[green]applied[/] change {result.change_id}: {result.events} audit events by {who}")
+
+
+show_app = typer.Typer(help="Show one element, dataset or department as stored.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+
+
+def _show(kind: str, code: str, store: str, as_json: bool) -> None:
+    from registry import queries
+
+    registry = _stored_registry(_open_store(store))
+    detail = getattr(queries, f"{kind}_detail")(registry, code)
+    if detail is None:
+        err.print(f"[red]no {kind} '{code}' in the store[/] (apply the home first?)")
+        raise typer.Exit(1)
+    if as_json:
+        _emit(detail)
+        return
+    entity = detail[kind]
+    table = Table(title=f"{kind} {code}: {entity.get('name')} / {entity.get('name_en')}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in entity.items():
+        if value in (None, "", [], {}) or key in ("code", "columns", "values", "query"):
+            continue
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    for key, value in detail.items():
+        if key != kind and not isinstance(value, list):
+            table.add_row(key, str(value))
+    console.print(table)
+    for key, value in detail.items():
+        if isinstance(value, list) and value:
+            if isinstance(value[0], dict):
+                sub = Table(title=key)
+                for column in value[0]:
+                    sub.add_column(column, overflow="fold")
+                for row in value:
+                    sub.add_row(*("" if v is None else str(v) for v in row.values()))
+                console.print(sub)
+            else:
+                console.print(f"[bold]{key}[/]: {', '.join(value)}")
+
+
+@show_app.command("element")
+def show_element(code: str, store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """An element: its definition, owner, domain, and who collects, shares and uses it."""
+    _show("element", code, store, as_json)
+
+
+@show_app.command("dataset")
+def show_dataset(code: str, store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """A dataset: its columns, their elements, and its effective security and sharing."""
+    _show("dataset", code, store, as_json)
+
+
+@show_app.command("department")
+def show_department(code: str, store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """A department: what it owns, provides and consumes."""
+    _show("department", code, store, as_json)
+
+
+@app.command()
+def owners(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Who owns what: per department, elements owned (by security level) and datasets provided."""
+    from registry import queries
+
+    rows = queries.owners(_stored_registry(_open_store(store)))
+    if as_json:
+        _emit(rows)
+        return
+    table = Table(title="owners (一数一源)")
+    for column in (
+        "department",
+        "name",
+        "elements",
+        "by security level",
+        "datasets",
+        "agreements (consumer)",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        levels = ", ".join(f"{k} {v}" for k, v in row["by_security"].items())
+        name = row["name"] or "[red]unknown department[/]"
+        table.add_row(
+            row["department"],
+            name,
+            str(row["elements"]),
+            levels,
+            str(row["datasets"]),
+            str(row["agreements_as_consumer"]),
+        )
+    console.print(table)
+    console.print(f"{sum(r['elements'] for r in rows)} elements, {sum(r['datasets'] for r in rows)} datasets")
+
+
+@app.command()
+def conflicts(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
+    """Duplicate collections, unowned or orphaned elements, ungranted sharing — in the store."""
+    from registry import queries
+
+    found = queries.conflicts(_stored_registry(_open_store(store)), _today(today))
+    if as_json:
+        _emit([{k: v for k, v in p.to_json().items() if k not in ("file", "line")} for p in found])
+        return
+    if not found:
+        console.print("[green]no conflicts[/]")
+        return
+    table = Table(title=f"{len(found)} conflicts")
+    for column in ("code", "severity", "finding", "what to do"):
+        table.add_column(column, overflow="fold")
+    for p in found:
+        table.add_row(p.code, p.severity, p.message, p.to_json()["hint"])
+    console.print(table)
+
+
+@app.command()
+def audit(
+    store: StoreOpt = DEFAULT_URL,
+    kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. element.")] = None,
+    code: Annotated[str | None, typer.Option(help="Entity code.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who acted.")] = None,
+    action: Annotated[str | None, typer.Option(help="create, update, delete, ...")] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO date or datetime).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this time (ISO date or datetime).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events, newest first.")] = 50,
+    verify: Annotated[bool, typer.Option("--verify", help="Verify the hash chain.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The audit log: every change with actor, time, reason, before and after."""
+    from registry.store.audit import query_events, verify_chain
+
+    db = _open_store(store)
+    with db.read() as conn:
+        if verify:
+            report = verify_chain(conn)
+            if as_json:
+                _emit({"ok": report.ok, "events": report.events, "problems": list(report.problems)})
+            elif report.ok:
+                console.print(f"[green]audit chain verified[/]: {report.events} events, no break")
+            else:
+                for problem in report.problems:
+                    err.print(f"[red]AUDIT[/] {problem}")
+                err.print(
+                    f"[red]audit chain broken[/]: {len(report.problems)} problem(s) in {report.events} events"
+                )
+            raise typer.Exit(0 if report.ok else 1)
+        if until and len(until) == 10:
+            until = until + "T23:59:59.999999Z"
+        events = list(
+            query_events(
+                conn, kind=kind, code=code, actor=actor, action=action, since=since, until=until, limit=limit
+            )
+        )
+    if as_json:
+        for event in events:
+            for side in ("before", "after"):
+                event[side] = json.loads(event[side]) if event[side] else None
+        _emit(events)
+        return
+    table = Table(title=f"audit events ({len(events)}, newest first)")
+    for column in ("seq", "time", "actor", "action", "entity", "reason", "fields"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        before = json.loads(event["before"]) if event["before"] else {}
+        after = json.loads(event["after"]) if event["after"] else {}
+        fields = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        shown = ", ".join(fields) if event["action"] == "update" else ""
+        table.add_row(
+            str(event["seq"]),
+            event["ts"],
+            event["actor"],
+            event["action"],
+            f"{event['entity_kind']} {event['entity_code']}",
+            event["reason"],
+            shown,
+        )
+    console.print(table)
+
+
+@app.command()
+def demo(
+    home: Annotated[
+        Path | None, typer.Option(help="Registry home (default: the bundled sample city).")
+    ] = None,
+    store: StoreOpt = DEFAULT_URL,
+    out: Annotated[Path, typer.Option(help="Where extracts are written.")] = Path(".govreg/demo"),
+    rows: Annotated[int, typer.Option(help="Rows of the largest dataset.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 2026,
+) -> None:
+    """The main job on the sample city: validate, apply, generate extracts, summarise."""
+    from examples.demo import run_demo
+
+    try:
+        run_demo(
+            home=home,
+            store_url=store,
+            out=out,
+            rows=rows,
+            seed=seed,
+            console=console,
+            actor=os.environ.get("GOVREG_ACTOR") or "govreg-demo",
+        )
+    except DeclarationError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from exc
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()

@@ -1,0 +1,99 @@
+"""What applying a registry home would change: a pure diff of canonical specs.
+
+>>> old = {"elements": {"a": '{"name":"甲"}'}}
+>>> new = {"elements": {"a": '{"name":"乙"}', "b": '{"name":"丙"}'}}
+>>> [(c.action, c.code, c.fields) for c in make_plan(new, old).changes]
+[('create', 'b', ()), ('update', 'a', ('name',))]
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from registry.store.rows import KIND, SECTIONS
+
+Action = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entity created, updated or deleted, with its spec before and after."""
+
+    action: Action
+    section: str
+    code: str
+    before: str | None
+    after: str | None
+
+    @property
+    def kind(self) -> str:
+        return KIND.get(self.section, self.section)
+
+    @property
+    def before_spec(self) -> dict[str, Any] | None:
+        return json.loads(self.before) if self.before is not None else None
+
+    @property
+    def after_spec(self) -> dict[str, Any] | None:
+        return json.loads(self.after) if self.after is not None else None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Top-level fields whose values differ (for an update)."""
+        if self.action != "update":
+            return ()
+        before, after = self.before_spec or {}, self.after_spec or {}
+        return tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "kind": self.kind, "code": self.code}
+        if self.action == "update":
+            before, after = self.before_spec or {}, self.after_spec or {}
+            out["fields"] = {f: {"before": before.get(f), "after": after.get(f)} for f in self.fields}
+        else:
+            out["before"] = self.before_spec
+            out["after"] = self.after_spec
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    changes: tuple[Change, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(c.action for c in self.changes)
+        return {action: counted.get(action, 0) for action in ("create", "update", "delete")}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts(), "changes": [c.to_json() for c in self.changes]}
+
+
+def make_plan(wanted: dict[str, dict[str, str]], current: dict[str, dict[str, str]]) -> Plan:
+    """Diff canonical spec texts: section → code → text, as the home wants and as stored.
+
+    Creates and updates come in dependency order (departments before the elements they own),
+    deletes after them in reverse order, so each step leaves references intact.
+    """
+    upserts: list[Change] = []
+    deletes: list[Change] = []
+    for section in SECTIONS:
+        want = wanted.get(section, {})
+        have = current.get(section, {})
+        for code in sorted(want.keys() - have.keys()):
+            upserts.append(Change("create", section, code, None, want[code]))
+        for code in sorted(want.keys() & have.keys()):
+            if want[code] != have[code]:
+                upserts.append(Change("update", section, code, have[code], want[code]))
+    for section in reversed(SECTIONS):
+        want = wanted.get(section, {})
+        have = current.get(section, {})
+        for code in sorted(have.keys() - want.keys()):
+            deletes.append(Change("delete", section, code, have[code], None))
+    return Plan(tuple(upserts + deletes))

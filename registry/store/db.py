@@ -1,0 +1,127 @@
+"""Opening the metadata store: engine set-up, schema migrations, transactions.
+
+SQLite by default (WAL, foreign keys, a busy timeout, ``BEGIN IMMEDIATE`` for writers so two
+applies serialise instead of deadlocking); any SQLAlchemy URL otherwise (PostgreSQL in
+production). The schema is brought to the newest Alembic revision on open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+
+from registry.errors import StoreError
+from registry.store.schema import ENTITY_TABLES
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+DEFAULT_URL = "sqlite:///.govreg/store.db"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        writer = conn.get_execution_options().get("govreg_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+class Store:
+    """The metadata store behind one SQLAlchemy URL."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True):
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, future=True)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        self.writer = self.engine.execution_options(govreg_write=True)
+        if upgrade:
+            self.upgrade()
+
+    # --- schema ------------------------------------------------------------------------------
+    def upgrade(self, revision: str = "head") -> None:
+        cfg = alembic_config(self.url)
+        with self.writer.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def require_current(self) -> None:
+        head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        current = self.schema_version()
+        if current != head:
+            raise StoreError(
+                f"store schema is at {current}, govreg needs {head}: run govreg apply "
+                "or open the store with upgrade"
+            )
+
+    # --- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self.writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # --- state -------------------------------------------------------------------------------
+    def read_specs(self, conn: Connection | None = None) -> dict[str, dict[str, str]]:
+        """Section → code → canonical spec text, as stored."""
+        if conn is None:
+            with self.read() as own:
+                return self.read_specs(own)
+        out: dict[str, dict[str, str]] = {}
+        for section, table in ENTITY_TABLES.items():
+            rows = conn.execute(select(table.c.code, table.c.spec))
+            out[section] = {code: spec for code, spec in rows}
+        return out
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, ordered: for tests that prove nothing changed."""
+        from registry.store.schema import metadata
+
+        with self.read() as conn:
+            return {
+                name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                for name, t in metadata.tables.items()
+            }
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["DEFAULT_URL", "Store"]
