@@ -56,20 +56,18 @@ def _today(text: str | None) -> date | None:
 
 
 def _print_problems(problems: list[Problem]) -> None:
+    """One line per problem, as compilers print them: ``file:line: CODE message — what to do``."""
+    from rich.markup import escape
+
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
-    for title, group, style, stream in (
-        ("errors", errors, "red", err),
-        ("warnings", warnings, "yellow", console),
-    ):
-        if not group:
-            continue
-        table = Table(title=f"{len(group)} {title}", title_style=f"bold {style}", show_lines=False)
-        for column in ("location", "code", "problem", "what to do"):
-            table.add_column(column, overflow="fold")
+    for title, group, style, stream in (("error", errors, "red", err), ("warning", warnings, "yellow", console)):
         for p in group:
-            table.add_row(str(p.location), f"[{style}]{p.code}[/]", p.message, p.hint or p.to_json()["hint"])
-        stream.print(table)
+            hint = p.hint or str(p.to_json()["hint"])
+            stream.print(f"{escape(str(p.location))}: [bold {style}]{p.code}[/] {escape(p.message)} — {escape(hint)}",
+                         soft_wrap=True)
+        if group:
+            stream.print(f"[{style}]{len(group)} {title}{'s' if len(group) > 1 else ''}[/]")
 
 
 def _checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registry, list[Problem]]:
@@ -117,7 +115,7 @@ def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOp
         _print_problems(problems)
         counts = ", ".join(f"{len(e)} {s}" for s, e in registry.sections())
         verdict = "[green]valid[/]" if ok else "[red]invalid[/]"
-        console.print(f"{display_path(home)}: {verdict} — {counts}")
+        console.print(f"{display_path(home)}: {verdict} — {counts}", soft_wrap=True)
     raise typer.Exit(0 if ok else 1)
 
 

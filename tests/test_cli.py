@@ -1,0 +1,131 @@
+"""End to end: the real ``govreg`` command on a real registry home and SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_store import BASE, write_home
+
+GOVREG = [sys.executable, "-m", "registry"]
+
+
+def govreg(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", "GOVREG_ACTOR": "cli-tester", **(env or {})}
+    return subprocess.run([*GOVREG, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.fixture()
+def city(tmp_path: Path) -> tuple[Path, str]:
+    home = write_home(tmp_path / "home")
+    return home, f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_validate_reports_file_line_code_and_hint_and_exits_1(tmp_path: Path) -> None:
+    home = write_home(tmp_path / "home", BASE.replace("element: enterprise_name", "element: qiye_mingcheng"))
+    result = govreg("validate", "--home", "home", cwd=tmp_path)
+    assert result.returncode == 1
+    line = BASE.splitlines().index("      - {name: qymc, element: enterprise_name}") + 1
+    assert f"home/city.yaml:{line}" in result.stderr
+    assert "GOV003" in result.stderr and "qiye_mingcheng" in result.stderr
+    assert "register" in result.stderr  # the fix hint
+    as_json = json.loads(govreg("validate", "--home", str(home), "--json", cwd=tmp_path).stdout)
+    assert as_json["ok"] is False
+    assert [(p["code"], p["line"]) for p in as_json["problems"] if p["severity"] == "error"] == [("GOV003", line)]
+
+
+def test_validate_separates_warnings_and_exits_0(tmp_path: Path) -> None:
+    # tax collects the enterprise name without a replica: a duplicate collection, a warning
+    body = BASE.replace("      - {name: nse, element: tax_amount}",
+                        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}")
+    write_home(tmp_path / "home", body)
+    result = govreg("validate", "--home", "home", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 warning" in result.stdout and "GOV006" in result.stdout
+    assert "valid" in result.stdout and result.stderr == ""
+
+
+def test_malformed_yaml_is_an_error_with_a_line_not_a_traceback(tmp_path: Path) -> None:
+    write_home(tmp_path / "home", BASE.replace("    owner: tax\n", "    owner: [tax\n", 1))
+    result = govreg("validate", "--home", "home", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "YAML001" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_plan_apply_idempotence_and_audit(city: tuple[Path, str]) -> None:
+    home, store = city
+    cwd = home.parent
+    planned = json.loads(govreg("plan", "--home", str(home), "--store", store, "--json", cwd=cwd).stdout)
+    assert planned["counts"] == {"create": 8, "update": 0, "delete": 0}
+    applied = govreg("apply", "--home", str(home), "--store", store, "--reason", "initial load", cwd=cwd)
+    assert applied.returncode == 0, applied.stderr
+    assert "8 audit events by cli-tester" in applied.stdout
+    again = govreg("apply", "--home", str(home), "--store", store, cwd=cwd)
+    assert "no changes" in again.stdout
+    events = json.loads(govreg("audit", "--store", store, "--json", cwd=cwd).stdout)
+    assert len(events) == 8
+    assert {e["reason"] for e in events} == {"initial load"}
+    assert {e["actor"] for e in events} == {"cli-tester"}
+    only = json.loads(govreg("audit", "--store", store, "--kind", "element", "--code", "uscc", "--json",
+                             cwd=cwd).stdout)
+    assert [(e["action"], e["after"]["owner"]) for e in only] == [("create", "market")]
+    verified = govreg("audit", "--store", store, "--verify", cwd=cwd)
+    assert verified.returncode == 0 and "8 events" in verified.stdout
+
+
+def test_plan_shows_before_and_after_of_a_change(city: tuple[Path, str]) -> None:
+    home, store = city
+    govreg("apply", "--home", str(home), "--store", store, cwd=home.parent)
+    write_home(home, BASE.replace("仅用于信用评价", "仅用于纳税信用评价"))
+    result = govreg("plan", "--home", str(home), "--store", store, cwd=home.parent)
+    assert result.returncode == 0
+    assert "tax_amount" in result.stdout
+    assert "仅用于信用评价" in result.stdout and "仅用于纳税信用评价" in result.stdout
+    assert "0 to create, 1 to update, 0 to delete" in result.stdout
+
+
+def test_show_owners_and_conflicts_read_the_store(city: tuple[Path, str]) -> None:
+    home, store = city
+    cwd = home.parent
+    body = BASE.replace("      - {name: nse, element: tax_amount}",
+                        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}")
+    write_home(home, body)
+    assert govreg("apply", "--home", str(home), "--store", store, cwd=cwd).returncode == 0
+    element = json.loads(govreg("show", "element", "enterprise_name", "--store", store, "--json", cwd=cwd).stdout)
+    roles = {(d["dataset"], d["role"]) for d in element["datasets"]}
+    assert roles == {("enterprise_registration", "source"), ("tax_payment", "duplicate")}
+    dataset = json.loads(govreg("show", "dataset", "tax_payment", "--store", store, "--json", cwd=cwd).stdout)
+    assert dataset["security"] == "sensitive"  # 就高从严: the tax amount is sensitive
+    dept = json.loads(govreg("show", "department", "market", "--store", store, "--json", cwd=cwd).stdout)
+    assert dept["owns"] == ["enterprise_name", "uscc"]
+    owners = json.loads(govreg("owners", "--store", store, "--json", cwd=cwd).stdout)
+    assert {(o["department"], o["elements"], o["datasets"]) for o in owners} == {("market", 2, 1), ("tax", 1, 1)}
+    found = json.loads(govreg("conflicts", "--store", store, "--json", cwd=cwd).stdout)
+    assert [c["code"] for c in found] == ["GOV006"]
+    missing = govreg("show", "element", "nope", "--store", store, cwd=cwd)
+    assert missing.returncode == 1 and "no element 'nope'" in missing.stderr
+
+
+def test_audit_verify_fails_on_a_tampered_store(city: tuple[Path, str]) -> None:
+    import sqlite3
+
+    home, store = city
+    govreg("apply", "--home", str(home), "--store", store, cwd=home.parent)
+    with sqlite3.connect(store.removeprefix("sqlite:///")) as db:
+        db.execute("update audit_events set reason = 'nothing happened' where seq = 5")
+    result = govreg("audit", "--store", store, "--verify", cwd=home.parent)
+    assert result.returncode == 1
+    assert "event 5: content does not match its hash" in result.stderr
+
+
+def test_environment_variables_supply_home_and_store(city: tuple[Path, str]) -> None:
+    home, store = city
+    env = {"GOVREG_HOME": str(home), "GOVREG_STORE": store}
+    assert govreg("apply", cwd=home.parent, env=env).returncode == 0
+    assert "no changes" in govreg("apply", cwd=home.parent, env=env).stdout
