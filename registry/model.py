@@ -251,6 +251,7 @@ class Agreement(Spec):
     kind: ClassVar[str] = "agreement"
     code: Text
     name: str | None = None
+    name_en: str | None = None
     consumer: Text
     provider: str | None = None
     elements: tuple[str, ...] = ()
