@@ -27,10 +27,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.load import iter_yaml_files, load_home  # noqa: E402
-from registry.rules import check_rules  # noqa: E402
-from registry.store import Store  # noqa: E402
-from registry.store.apply import apply_registry, plan_registry  # noqa: E402
+from registry.load import iter_yaml_files, load_home
+from registry.rules import check_rules
+from registry.store import Store
+from registry.store.apply import apply_registry, plan_registry
 
 LEVELS = ["public", "internal", "sensitive", "core"]
 CYCLES = ["daily", "weekly", "monthly", "quarterly", "yearly", "irregular"]
@@ -130,7 +130,9 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--departments", type=int, default=100)
     parser.add_argument("--elements", type=int, default=20_000)
     parser.add_argument("--datasets", type=int, default=2_000)
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         def baseline() -> None:
             for path in files:
-                yaml.load(path.read_text("utf-8"), Loader=loader)  # noqa: S506 - CSafeLoader is safe
+                yaml.load(path.read_text("utf-8"), Loader=loader)
 
         empty = Store(f"sqlite:///{tmp}/empty.db")
         full = Store(f"sqlite:///{tmp}/full.db")
@@ -185,8 +187,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"registry: {counts['departments']} departments, {counts['elements']} elements, "
-              f"{counts['datasets']} datasets in {len(files)} files (loader: {loader.__name__})")
+        print(
+            f"registry: {counts['departments']} departments, {counts['elements']} elements, "
+            f"{counts['datasets']} datasets in {len(files)} files (loader: {loader.__name__})"
+        )
         print(f"baseline yaml.load (C loader):           {base:8.3f} s")
         print(f"govreg load+validate+plan, empty store:  {t_empty:8.3f} s   ratio {t_empty / base:5.2f}")
         print(f"govreg load+validate+plan, same registry: {t_full:7.3f} s   ratio {t_full / base:5.2f}")

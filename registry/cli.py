@@ -61,11 +61,16 @@ def _print_problems(problems: list[Problem]) -> None:
 
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
-    for title, group, style, stream in (("error", errors, "red", err), ("warning", warnings, "yellow", console)):
+    for title, group, style, stream in (
+        ("error", errors, "red", err),
+        ("warning", warnings, "yellow", console),
+    ):
         for p in group:
             hint = p.hint or str(p.to_json()["hint"])
-            stream.print(f"{escape(str(p.location))}: [bold {style}]{p.code}[/] {escape(p.message)} — {escape(hint)}",
-                         soft_wrap=True)
+            stream.print(
+                f"{escape(str(p.location))}: [bold {style}]{p.code}[/] {escape(p.message)} — {escape(hint)}",
+                soft_wrap=True,
+            )
         if group:
             stream.print(f"[{style}]{len(group)} {title}{'s' if len(group) > 1 else ''}[/]")
 
@@ -301,7 +306,7 @@ def conflicts(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False, today: To
     for column in ("code", "severity", "finding", "what to do"):
         table.add_column(column, overflow="fold")
     for p in found:
-        table.add_row(p.code, p.severity, p.message, p.to_json()["hint"])
+        table.add_row(p.code, p.severity, p.message, str(p.to_json()["hint"]))
     console.print(table)
 
 

@@ -57,7 +57,8 @@ class Registry:
         return cls(settings=settings, home=home, **frozen)  # type: ignore[arg-type]
 
     def section(self, name: str) -> Mapping[str, Spec]:
-        return getattr(self, name)  # type: ignore[no-any-return]
+        section: Mapping[str, Spec] = getattr(self, name)
+        return section
 
     def sections(self) -> Iterator[tuple[str, Mapping[str, Spec]]]:
         for name in ENTITY_TYPES:

@@ -83,8 +83,13 @@ class _Loader:
             if doc is None:
                 continue
             if not isinstance(doc, LineDict):
-                self.problem("YAML003", "a declaration file must be a mapping of sections", shown, 1,
-                             f"start the file with one of: {', '.join(ENTITY_TYPES)}")
+                self.problem(
+                    "YAML003",
+                    "a declaration file must be a mapping of sections",
+                    shown,
+                    1,
+                    f"start the file with one of: {', '.join(ENTITY_TYPES)}",
+                )
                 continue
             self.load_document(path, shown, doc)
         return Registry.build(self.settings, self.sections, self.home)
@@ -102,9 +107,13 @@ class _Loader:
                     self.load_entity(key, path, shown, item, value.item_line(index))
             else:
                 where = "registry.yaml at the home's top" if key == SETTINGS_KEY else None
-                self.problem("YAML002", f"unknown section '{key}'", shown, line,
-                             f"settings belong in {where}" if where else
-                             f"sections are: {', '.join(ENTITY_TYPES)}")
+                self.problem(
+                    "YAML002",
+                    f"unknown section '{key}'",
+                    shown,
+                    line,
+                    f"settings belong in {where}" if where else f"sections are: {', '.join(ENTITY_TYPES)}",
+                )
 
     def load_settings(self, shown: str, value: Any, line: int) -> None:
         if not isinstance(value, LineDict):
@@ -139,8 +148,12 @@ class _Loader:
         key = entity.code  # type: ignore[attr-defined]
         existing = self.sections[section].get(key)
         if existing is not None:
-            self.problem("GOV001", f"{noun} code '{key}' is declared twice (first at {existing.loc})",
-                         shown, raw.key_line("code"))
+            self.problem(
+                "GOV001",
+                f"{noun} code '{key}' is declared twice (first at {existing.loc})",
+                shown,
+                raw.key_line("code"),
+            )
             return
         self.sections[section][key] = entity
 
@@ -167,8 +180,12 @@ class _Loader:
         try:
             data["query"] = target.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            self.problem("GOV019", f"SQL file '{sql}' cannot be read ({exc.__class__.__name__})",
-                         shown, raw.key_line("sql"))
+            self.problem(
+                "GOV019",
+                f"SQL file '{sql}' cannot be read ({exc.__class__.__name__})",
+                shown,
+                raw.key_line("sql"),
+            )
 
     def attach_codes(self, path: Path, shown: str, raw: LineDict, data: dict[str, Any]) -> None:
         """A code list may name a text file of ``code label`` lines (e.g. GB/T 2260)."""
@@ -176,8 +193,12 @@ class _Loader:
         try:
             lines = target.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            self.problem("GOV002", f"code list file '{raw['file']}' cannot be read ({exc})",
-                         shown, raw.key_line("file"))
+            self.problem(
+                "GOV002",
+                f"code list file '{raw['file']}' cannot be read ({exc})",
+                shown,
+                raw.key_line("file"),
+            )
             return
         values = list(data.get("values") or [])
         for number, text in enumerate(lines, 1):
@@ -185,15 +206,21 @@ class _Loader:
             if not parts or text.lstrip().startswith("#"):
                 continue
             if len(parts) != 2:
-                self.problem("YAML003", f"{raw['file']}:{number}: expected 'code label'", shown,
-                             raw.key_line("file"))
+                self.problem(
+                    "YAML003", f"{raw['file']}:{number}: expected 'code label'", shown, raw.key_line("file")
+                )
                 continue
             values.append({"value": parts[0], "label": parts[1].strip()})
         data["values"] = values
 
     def report(self, exc: ValidationError, label: str, shown: str, raw: LineDict) -> None:
-        for error in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        for error in errors:
             loc = error["loc"]
+            if error["type"] == "too_short" and any(
+                len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
+            ):
+                continue  # pydantic counts only the items that validated; their own errors say why
             line = line_of(raw, loc)
             field = ".".join(str(p) for p in loc) or "(entry)"
             kind = error["type"]

@@ -12,8 +12,9 @@ the Chinese label or a city-configured label (see :mod:`registry.vocab`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo
@@ -39,29 +40,31 @@ from registry.vocab import (
 )
 
 
-def _vocab(enum: type) -> Any:
+def _labels(enum: type[StrEnum]) -> Callable[[object, ValidationInfo], Any]:
+    """A validator accepting the token, the Chinese label or a label configured for the city."""
+
     def validate(value: object, info: ValidationInfo) -> Any:
         labels = (info.context or {}).get("labels", {}).get(enum.__name__)
         return normalize(enum, value, labels)
 
-    return Annotated[enum, BeforeValidator(validate)]
+    return validate
 
 
-Security = _vocab(SecurityLevel)
-Personal = _vocab(PersonalInfo)
-Sharing = _vocab(SharingType)
-Open = _vocab(OpenType)
-Cycle = _vocab(UpdateCycle)
-RegStatus = _vocab(Status)
-Type = _vocab(DataType)
-ResClass = _vocab(ResourceClass)
-Format = _vocab(ExtractFormat)
-Enc = _vocab(Encoding)
-Method = _vocab(SharingMethod)
-AgrStatus = _vocab(AgreementStatus)
-Source = _vocab(ServiceSource)
-Check = _vocab(CheckDigit)
-CastPolicy = _vocab(OnCastError)
+Security = Annotated[SecurityLevel, BeforeValidator(_labels(SecurityLevel))]
+Personal = Annotated[PersonalInfo, BeforeValidator(_labels(PersonalInfo))]
+Sharing = Annotated[SharingType, BeforeValidator(_labels(SharingType))]
+Open = Annotated[OpenType, BeforeValidator(_labels(OpenType))]
+Cycle = Annotated[UpdateCycle, BeforeValidator(_labels(UpdateCycle))]
+RegStatus = Annotated[Status, BeforeValidator(_labels(Status))]
+Type = Annotated[DataType, BeforeValidator(_labels(DataType))]
+ResClass = Annotated[ResourceClass, BeforeValidator(_labels(ResourceClass))]
+Format = Annotated[ExtractFormat, BeforeValidator(_labels(ExtractFormat))]
+Enc = Annotated[Encoding, BeforeValidator(_labels(Encoding))]
+Method = Annotated[SharingMethod, BeforeValidator(_labels(SharingMethod))]
+AgrStatus = Annotated[AgreementStatus, BeforeValidator(_labels(AgreementStatus))]
+Source = Annotated[ServiceSource, BeforeValidator(_labels(ServiceSource))]
+Check = Annotated[CheckDigit, BeforeValidator(_labels(CheckDigit))]
+CastPolicy = Annotated[OnCastError, BeforeValidator(_labels(OnCastError))]
 
 Text = Annotated[str, Field(min_length=1)]
 

@@ -44,8 +44,9 @@ def departments(r: Registry, today: date) -> Iterator[Problem]:
         if dept.parent is not None and dept.parent not in r.departments:
             yield _p("GOV002", f"department '{code}' has unknown parent '{dept.parent}'", dept)
         if dept.uscc and not is_valid("gb32100", dept.uscc):
-            yield _p("GOV028", f"department '{code}' has an invalid unified social credit code "
-                     f"'{dept.uscc}'", dept)
+            yield _p(
+                "GOV028", f"department '{code}' has an invalid unified social credit code '{dept.uscc}'", dept
+            )
     reported: set[str] = set()
     for code in r.departments:
         seen: list[str] = []
@@ -54,7 +55,7 @@ def departments(r: Registry, today: date) -> Iterator[Problem]:
             seen.append(current)
             current = r.departments[current].parent
         if current is not None and current in seen and current not in reported:
-            cycle = seen[seen.index(current):]
+            cycle = seen[seen.index(current) :]
             reported.update(cycle)
             path = " → ".join([*cycle, current])
             yield _p("GOV014", f"department hierarchy has a cycle: {path}", r.departments[current])
@@ -64,18 +65,24 @@ def element_ownership(r: Registry, today: date) -> Iterator[Problem]:
     """GOV005: exactly one owner department, and it exists."""
     for code, element in r.elements.items():
         if element.owner not in r.departments:
-            yield _p("GOV005", f"element '{code}' is owned by unknown department '{element.owner}'",
-                     element)
+            yield _p("GOV005", f"element '{code}' is owned by unknown department '{element.owner}'", element)
 
 
 def element_sharing(r: Registry, today: date) -> Iterator[Problem]:
     """GOV008, GOV010, GOV011: an element's sharing type and what it needs."""
     for code, element in r.elements.items():
-        yield from _sharing_problems(f"element '{code}'", element.sharing, element.sharing_condition,
-                                     element.legal_basis, element)
-        if element.personal == PersonalInfo.SENSITIVE_PERSONAL and element.sharing == SharingType.UNCONDITIONAL:
-            yield _p("GOV010", f"element '{code}' is sensitive personal information but shared "
-                     "unconditionally", element)
+        yield from _sharing_problems(
+            f"element '{code}'", element.sharing, element.sharing_condition, element.legal_basis, element
+        )
+        if (
+            element.personal == PersonalInfo.SENSITIVE_PERSONAL
+            and element.sharing == SharingType.UNCONDITIONAL
+        ):
+            yield _p(
+                "GOV010",
+                f"element '{code}' is sensitive personal information but shared unconditionally",
+                element,
+            )
 
 
 def _sharing_problems(
@@ -94,11 +101,18 @@ def element_status(r: Registry, today: date) -> Iterator[Problem]:
             continue
         target = r.elements.get(element.replaced_by or "")
         if target is None:
-            yield _p("GOV013", f"element '{code}' is superseded but replaced_by "
-                     f"{element.replaced_by!r} is not a registered element", element)
+            yield _p(
+                "GOV013",
+                f"element '{code}' is superseded but replaced_by "
+                f"{element.replaced_by!r} is not a registered element",
+                element,
+            )
         elif target.status in INACTIVE:
-            yield _p("GOV013", f"element '{code}' is replaced by '{target.code}', which is itself "
-                     f"{target.status}", element)
+            yield _p(
+                "GOV013",
+                f"element '{code}' is replaced by '{target.code}', which is itself {target.status}",
+                element,
+            )
 
 
 def value_domains(r: Registry, today: date) -> Iterator[Problem]:
@@ -110,13 +124,15 @@ def value_domains(r: Registry, today: date) -> Iterator[Problem]:
             try:
                 re.compile(d.pattern)
             except re.error as exc:
-                yield _p("GOV018", f"{label}: pattern {d.pattern!r} is not a regular expression ({exc})",
-                         element)
+                yield _p(
+                    "GOV018", f"{label}: pattern {d.pattern!r} is not a regular expression ({exc})", element
+                )
         if d.min is not None and d.max is not None and d.min > d.max:
             yield _p("GOV018", f"{label}: min {d.min} is greater than max {d.max}", element)
         if d.min_length is not None and d.max_length is not None and d.min_length > d.max_length:
-            yield _p("GOV018", f"{label}: min_length {d.min_length} exceeds max_length {d.max_length}",
-                     element)
+            yield _p(
+                "GOV018", f"{label}: min_length {d.min_length} exceeds max_length {d.max_length}", element
+            )
         if d.length is not None and (d.min_length is not None or d.max_length is not None):
             yield _p("GOV018", f"{label}: give either length or min_length/max_length", element)
         if d.codes is not None and not d.codes:
@@ -124,16 +140,13 @@ def value_domains(r: Registry, today: date) -> Iterator[Problem]:
         if d.codes is not None and d.code_list is not None:
             yield _p("GOV018", f"{label}: give either codes or code_list", element)
         if d.date_format is not None and "%" not in d.date_format:
-            yield _p("GOV018", f"{label}: date_format {d.date_format!r} has no strftime directive",
-                     element)
+            yield _p("GOV018", f"{label}: date_format {d.date_format!r} has no strftime directive", element)
         if d.code_list is not None and d.code_list not in r.codelists:
             yield _p("GOV002", f"{label}: unknown code list '{d.code_list}'", element)
         if (d.min is not None or d.max is not None) and not element.type.is_numeric:
-            yield _p("GOV026", f"{label}: a numeric range needs a numeric type, not {element.type}",
-                     element)
+            yield _p("GOV026", f"{label}: a numeric range needs a numeric type, not {element.type}", element)
         if d.check_digit is not None and not element.type.is_text:
-            yield _p("GOV026", f"{label}: a check digit needs a character type, not {element.type}",
-                     element)
+            yield _p("GOV026", f"{label}: a check digit needs a character type, not {element.type}", element)
         if d.date_format is not None and element.type.is_numeric:
             yield _p("GOV026", f"{label}: a date format does not fit type {element.type}", element)
 
@@ -144,13 +157,17 @@ def duplicate_elements(r: Registry, today: date) -> Iterator[Problem]:
     for code, element in r.elements.items():
         if element.status in INACTIVE:
             continue
-        names = {element.name, element.name_en.casefold(), *element.synonyms}
+        names = {n.casefold() for n in (element.name, element.name_en, *element.synonyms)}
         for name in names:
             first = by_name.setdefault(name, code)
             if first != code:
                 other = r.elements[first]
-                yield _p("GOV022", f"elements '{first}' ({other.owner}) and '{code}' ({element.owner}) "
-                         f"are both called '{name}'", element)
+                yield _p(
+                    "GOV022",
+                    f"elements '{first}' ({other.owner}) and '{code}' ({element.owner}) "
+                    f"are both called '{name}'",
+                    element,
+                )
                 break
 
 
@@ -164,13 +181,19 @@ def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
         for column in ds.columns:
             element = r.elements.get(column.element)
             if element is None:
-                yield _p("GOV003", f"column '{column.name}' maps to unregistered element "
-                         f"'{column.element}'", column,
-                         f"register '{column.element}' in elements/ or remove the column")
+                yield _p(
+                    "GOV003",
+                    f"column '{column.name}' maps to unregistered element '{column.element}'",
+                    column,
+                    f"register '{column.element}' in elements/ or remove the column",
+                )
             elif element.status in INACTIVE:
                 repl = f"; its replacement is '{element.replaced_by}'" if element.replaced_by else ""
-                yield _p("GOV004", f"column '{column.name}' maps to {element.status} element "
-                         f"'{column.element}'{repl}", column)
+                yield _p(
+                    "GOV004",
+                    f"column '{column.name}' maps to {element.status} element '{column.element}'{repl}",
+                    column,
+                )
             if column.name in names:
                 yield _p("GOV023", f"dataset '{code}' declares source column '{column.name}' twice", column)
             if column.element in elements:
@@ -183,10 +206,14 @@ def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
         if ds.security is not None:
             effective = r.dataset_security(ds)
             if effective != ds.security:
-                yield _p("GOV017", f"dataset '{code}' declares security '{ds.security}' but holds "
-                         f"'{effective}' items", ds)
-        yield from _sharing_problems(f"dataset '{code}'", ds.sharing, ds.sharing_condition,
-                                     ds.legal_basis, ds)
+                yield _p(
+                    "GOV017",
+                    f"dataset '{code}' declares security '{ds.security}' but holds '{effective}' items",
+                    ds,
+                )
+        yield from _sharing_problems(
+            f"dataset '{code}'", ds.sharing, ds.sharing_condition, ds.legal_basis, ds
+        )
         for related in ds.related:
             if related not in r.datasets:
                 yield _p("GOV002", f"dataset '{code}' relates to unknown dataset '{related}'", ds)
@@ -200,8 +227,12 @@ def basic_items(r: Registry, today: date) -> Iterator[Problem]:
         for column in ds.columns:
             element = r.elements.get(column.element)
             if column.basic and element is not None and element.sharing != SharingType.UNCONDITIONAL:
-                yield _p("GOV012", f"column '{column.name}' is a basic item of basic resource '{code}' "
-                         f"but element '{element.code}' is {element.sharing}", column)
+                yield _p(
+                    "GOV012",
+                    f"column '{column.name}' is a basic item of basic resource '{code}' "
+                    f"but element '{element.code}' is {element.sharing}",
+                    column,
+                )
 
 
 def one_source(r: Registry, today: date) -> Iterator[Problem]:
@@ -211,13 +242,21 @@ def one_source(r: Registry, today: date) -> Iterator[Problem]:
             element = r.elements.get(column.element)
             if element is None or element.owner == ds.provider:
                 if column.replica is not None and element is not None:
-                    yield _p("GOV007", f"column '{column.name}' of '{code}' is declared a replica, but "
-                             f"'{ds.provider}' owns '{element.code}' itself", column,
-                             "remove 'replica': the owner's own collection is the source")
+                    yield _p(
+                        "GOV007",
+                        f"column '{column.name}' of '{code}' is declared a replica, but "
+                        f"'{ds.provider}' owns '{element.code}' itself",
+                        column,
+                        "remove 'replica': the owner's own collection is the source",
+                    )
                 continue
             if column.replica is None:
-                yield _p("GOV006", f"dataset '{code}' of '{ds.provider}' collects '{element.code}', "
-                         f"owned by '{element.owner}', without declaring a replica", column)
+                yield _p(
+                    "GOV006",
+                    f"dataset '{code}' of '{ds.provider}' collects '{element.code}', "
+                    f"owned by '{element.owner}', without declaring a replica",
+                    column,
+                )
                 continue
             problem = _replica_problem(r, ds, element, column.replica, today)
             if problem:
@@ -233,8 +272,10 @@ def _replica_problem(r: Registry, ds: Dataset, element: Element, code: str, toda
     if not _grants(r, agreement.elements, agreement.datasets, element.code):
         return f"agreement '{code}' does not grant '{element.code}'"
     if not agreement.is_valid_on(today):
-        return f"agreement '{code}' is {agreement.status}, valid {agreement.valid_from}–" \
-               f"{agreement.valid_to or '…'}, not valid on {today}"
+        return (
+            f"agreement '{code}' is {agreement.status}, valid {agreement.valid_from}–"
+            f"{agreement.valid_to or '…'}, not valid on {today}"
+        )
     return None
 
 
@@ -257,24 +298,34 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
             if element is None:
                 yield _p("GOV002", f"agreement '{code}' names unknown element '{element_code}'", agr)
             elif element.sharing == SharingType.NOT_SHARED:
-                yield _p("GOV009", f"agreement '{code}' grants '{element_code}', which is not shared "
-                         f"({element.legal_basis})", agr)
+                yield _p(
+                    "GOV009",
+                    f"agreement '{code}' grants '{element_code}', which is not shared "
+                    f"({element.legal_basis})",
+                    agr,
+                )
         for dataset_code in agr.datasets:
             dataset = r.datasets.get(dataset_code)
             if dataset is None:
                 yield _p("GOV002", f"agreement '{code}' names unknown dataset '{dataset_code}'", agr)
             elif dataset.sharing == SharingType.NOT_SHARED:
-                yield _p("GOV009", f"agreement '{code}' grants dataset '{dataset_code}', which is not "
-                         "shared", agr)
+                yield _p(
+                    "GOV009", f"agreement '{code}' grants dataset '{dataset_code}', which is not shared", agr
+                )
         if agr.valid_to is not None and agr.valid_to < agr.valid_from:
-            yield _p("GOV015", f"agreement '{code}' ends ({agr.valid_to}) before it starts "
-                     f"({agr.valid_from})", agr)
+            yield _p(
+                "GOV015", f"agreement '{code}' ends ({agr.valid_to}) before it starts ({agr.valid_from})", agr
+            )
         if agr.status == AgreementStatus.APPROVED:
             if not agr.approver:
                 yield _p("GOV015", f"agreement '{code}' is approved but names no approver", agr)
             if not agr.is_valid_on(today):
-                yield _p("GOV024", f"agreement '{code}' is approved but not valid on {today} "
-                         f"({agr.valid_from}–{agr.valid_to or '…'})", agr)
+                yield _p(
+                    "GOV024",
+                    f"agreement '{code}' is approved but not valid on {today} "
+                    f"({agr.valid_from}–{agr.valid_to or '…'})",
+                    agr,
+                )
 
 
 def services(r: Registry, today: date) -> Iterator[Problem]:
@@ -292,11 +343,19 @@ def services(r: Registry, today: date) -> Iterator[Problem]:
             granted = _service_may_share(r, svc.department, element, today)
             held = bool(r.providers.get(element.code))
             if item.source == "applicant" and held and granted:
-                yield _p("GOV020", f"service '{code}' asks the applicant for '{element.code}', which "
-                         "the sharing platform already holds", item)
+                yield _p(
+                    "GOV020",
+                    f"service '{code}' asks the applicant for '{element.code}', which "
+                    "the sharing platform already holds",
+                    item,
+                )
             if item.source == "sharing" and not granted:
-                yield _p("GOV029", f"service '{code}' of '{svc.department}' takes '{element.code}' "
-                         f"({element.sharing}) from sharing without a grant", item)
+                yield _p(
+                    "GOV029",
+                    f"service '{code}' of '{svc.department}' takes '{element.code}' "
+                    f"({element.sharing}) from sharing without a grant",
+                    item,
+                )
 
 
 def _service_may_share(r: Registry, department: str, element: Element, today: date) -> bool:

@@ -10,10 +10,11 @@ to refuse duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 try:  # the C loader where libyaml is available, the pure-Python one otherwise
     _BaseLoader: type = yaml.CSafeLoader
@@ -60,8 +61,8 @@ class DuplicateKey(yaml.MarkedYAMLError):
         self.line = line
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    def construct_yaml_map(self, node: MappingNode):  # type: ignore[no-untyped-def]
+class _Loader(_BaseLoader):
+    def construct_yaml_map(self, node: MappingNode) -> Iterator[LineDict]:
         data = LineDict(node.start_mark.line + 1)
         yield data
         self.flatten_mapping(node)
@@ -75,13 +76,13 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             data[key] = self.construct_object(value_node, deep=True)
             key_lines[key] = key_node.start_mark.line + 1
 
-    def construct_yaml_seq(self, node):  # type: ignore[no-untyped-def]
+    def construct_yaml_seq(self, node: SequenceNode) -> Iterator[LineList]:
         data = LineList(node.start_mark.line + 1)
         yield data
         data.extend(self.construct_object(child, deep=True) for child in node.value)
         data.item_lines = [child.start_mark.line + 1 for child in node.value]
 
-    def construct_yaml_timestamp(self, node):  # type: ignore[no-untyped-def]
+    def construct_yaml_timestamp(self, node: ScalarNode) -> str:
         # Keep dates as the text the user wrote; the model parses them, with its own errors.
         return self.construct_scalar(node)
 

@@ -29,7 +29,7 @@ class SecurityLevel(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _ORDER[SecurityLevel].index(self)
+        return list(type(self)).index(self)
 
     @property
     def gbt43697(self) -> str:
@@ -46,7 +46,7 @@ class PersonalInfo(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _ORDER[PersonalInfo].index(self)
+        return list(type(self)).index(self)
 
 
 class SharingType(StrEnum):
@@ -58,7 +58,7 @@ class SharingType(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _ORDER[SharingType].index(self)
+        return list(type(self)).index(self)
 
 
 class OpenType(StrEnum):
@@ -178,11 +178,6 @@ class OnCastError(StrEnum):
     REJECT = "reject"
 
 
-_ORDER = {
-    SecurityLevel: list(SecurityLevel),
-    PersonalInfo: list(PersonalInfo),
-    SharingType: list(SharingType),
-}
 
 _GRADE = {
     SecurityLevel.PUBLIC: "general data (一般数据)",

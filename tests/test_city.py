@@ -39,8 +39,16 @@ def test_city_has_the_size_the_issue_asks_for(city: tuple[Registry, list[str]]) 
     assert len(registry.views) >= 3
     assert len(registry.services) >= 3
     assert registry.agreements and registry.indicators
-    for needed in ("market_regulation", "tax", "public_security", "hrss", "civil_affairs", "court",
-                   "real_estate", "big_data_center"):
+    for needed in (
+        "market_regulation",
+        "tax",
+        "public_security",
+        "hrss",
+        "civil_affairs",
+        "court",
+        "real_estate",
+        "big_data_center",
+    ):
         assert needed in registry.departments
     formats = {ds.format for ds in registry.datasets.values()}
     assert formats == set(ExtractFormat)

@@ -17,8 +17,9 @@ GOVREG = [sys.executable, "-m", "registry"]
 
 def govreg(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", "GOVREG_ACTOR": "cli-tester", **(env or {})}
-    return subprocess.run([*GOVREG, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [*GOVREG, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.fixture()
@@ -37,13 +38,17 @@ def test_validate_reports_file_line_code_and_hint_and_exits_1(tmp_path: Path) ->
     assert "register" in result.stderr  # the fix hint
     as_json = json.loads(govreg("validate", "--home", str(home), "--json", cwd=tmp_path).stdout)
     assert as_json["ok"] is False
-    assert [(p["code"], p["line"]) for p in as_json["problems"] if p["severity"] == "error"] == [("GOV003", line)]
+    assert [(p["code"], p["line"]) for p in as_json["problems"] if p["severity"] == "error"] == [
+        ("GOV003", line)
+    ]
 
 
 def test_validate_separates_warnings_and_exits_0(tmp_path: Path) -> None:
     # tax collects the enterprise name without a replica: a duplicate collection, a warning
-    body = BASE.replace("      - {name: nse, element: tax_amount}",
-                        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}")
+    body = BASE.replace(
+        "      - {name: nse, element: tax_amount}",
+        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}",
+    )
     write_home(tmp_path / "home", body)
     result = govreg("validate", "--home", "home", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -72,8 +77,9 @@ def test_plan_apply_idempotence_and_audit(city: tuple[Path, str]) -> None:
     assert len(events) == 8
     assert {e["reason"] for e in events} == {"initial load"}
     assert {e["actor"] for e in events} == {"cli-tester"}
-    only = json.loads(govreg("audit", "--store", store, "--kind", "element", "--code", "uscc", "--json",
-                             cwd=cwd).stdout)
+    only = json.loads(
+        govreg("audit", "--store", store, "--kind", "element", "--code", "uscc", "--json", cwd=cwd).stdout
+    )
     assert [(e["action"], e["after"]["owner"]) for e in only] == [("create", "market")]
     verified = govreg("audit", "--store", store, "--verify", cwd=cwd)
     assert verified.returncode == 0 and "8 events" in verified.stdout
@@ -93,11 +99,15 @@ def test_plan_shows_before_and_after_of_a_change(city: tuple[Path, str]) -> None
 def test_show_owners_and_conflicts_read_the_store(city: tuple[Path, str]) -> None:
     home, store = city
     cwd = home.parent
-    body = BASE.replace("      - {name: nse, element: tax_amount}",
-                        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}")
+    body = BASE.replace(
+        "      - {name: nse, element: tax_amount}",
+        "      - {name: nse, element: tax_amount}\n      - {name: nsrmc, element: enterprise_name}",
+    )
     write_home(home, body)
     assert govreg("apply", "--home", str(home), "--store", store, cwd=cwd).returncode == 0
-    element = json.loads(govreg("show", "element", "enterprise_name", "--store", store, "--json", cwd=cwd).stdout)
+    element = json.loads(
+        govreg("show", "element", "enterprise_name", "--store", store, "--json", cwd=cwd).stdout
+    )
     roles = {(d["dataset"], d["role"]) for d in element["datasets"]}
     assert roles == {("enterprise_registration", "source"), ("tax_payment", "duplicate")}
     dataset = json.loads(govreg("show", "dataset", "tax_payment", "--store", store, "--json", cwd=cwd).stdout)
@@ -105,7 +115,10 @@ def test_show_owners_and_conflicts_read_the_store(city: tuple[Path, str]) -> Non
     dept = json.loads(govreg("show", "department", "market", "--store", store, "--json", cwd=cwd).stdout)
     assert dept["owns"] == ["enterprise_name", "uscc"]
     owners = json.loads(govreg("owners", "--store", store, "--json", cwd=cwd).stdout)
-    assert {(o["department"], o["elements"], o["datasets"]) for o in owners} == {("market", 2, 1), ("tax", 1, 1)}
+    assert {(o["department"], o["elements"], o["datasets"]) for o in owners} == {
+        ("market", 2, 1),
+        ("tax", 1, 1),
+    }
     found = json.loads(govreg("conflicts", "--store", store, "--json", cwd=cwd).stdout)
     assert [c["code"] for c in found] == ["GOV006"]
     missing = govreg("show", "element", "nope", "--store", store, cwd=cwd)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from registry.store.schema import metadata
 
@@ -11,16 +11,16 @@ config = context.config
 connection = config.attributes.get("connection")
 
 
-def run(conn) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+def run(conn: Connection) -> None:
+    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif connection is not None:
