@@ -342,7 +342,9 @@ def services(r: Registry, today: date) -> Iterator[Problem]:
                 yield _p("GOV002", f"service '{code}' names unknown agreement '{item.agreement}'", item)
             granted = _service_may_share(r, svc.department, element, today)
             held = bool(r.providers.get(element.code))
-            if item.source == "applicant" and held and granted:
+            # The owner's own service is where the element is first collected: the one source.
+            originates = element.owner == svc.department
+            if item.source == "applicant" and held and granted and not originates:
                 yield _p(
                     "GOV020",
                     f"service '{code}' asks the applicant for '{element.code}', which "

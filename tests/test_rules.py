@@ -812,3 +812,15 @@ def test_dataset_security_of_the_base_home(tmp_path: Path, monkeypatch: pytest.M
         "medical_institution": SecurityLevel.SENSITIVE,  # uscc is 公开, legal_rep_id 敏感
         "death_registry": SecurityLevel.CORE,  # death_cause is 核心
     }
+
+
+def test_the_owners_own_service_may_collect_from_the_applicant(tmp_path: Path) -> None:
+    """Asking the applicant is the source collection when the service belongs to the owner."""
+    services = edit(str(BASE["services.yaml"]), "    department: health\n", "    department: market\n")
+    services = edit(services, "source: 共享", "source: 申请人")
+    _, problems = load_and_check(write_home(tmp_path, {**BASE, "services.yaml": services}))
+    assert "GOV020" not in {p.code for p in problems}
+    # the same question from another department is a finding
+    other = edit(str(BASE["services.yaml"]), "source: 共享", "source: 申请人")
+    _, problems = load_and_check(write_home(tmp_path, {**BASE, "services.yaml": other}))
+    assert "GOV020" in {p.code for p in problems}
