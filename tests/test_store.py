@@ -252,3 +252,36 @@ def test_sqlite_store_is_in_wal_mode(store: Store) -> None:
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_concurrent_applies_serialise_and_keep_the_chain(tmp_path: Path) -> None:
+    """Two processes' worth of applies at once: both commit, one after the other, chain intact."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url)  # create the schema first
+    homes = [
+        write_home(tmp_path / "a"),
+        write_home(tmp_path / "b", BASE.replace("企业名称", "企业名称（全称）")),
+    ]
+    registries = [load_valid_home(h)[0] for h in homes]
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def run(i: int) -> None:
+        store = Store(url)
+        barrier.wait()
+        results[i] = apply_registry(store, registries[i], actor=f"worker{i}", reason="race", source="t")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(r is not None for r in results)
+    events = sorted(r.events for r in results)  # type: ignore[attr-defined]
+    assert events == [1, 8]  # the first creates everything, the second changes one element
+    store = Store(url)
+    with store.read() as conn:
+        report = verify_chain(conn)
+    assert report.ok and report.events == 9
