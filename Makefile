@@ -25,7 +25,7 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/declarations.py
 
 # Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
 lock:

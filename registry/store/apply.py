@@ -8,10 +8,11 @@ child rows, the change record and the audit events alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from registry.home import Registry
 from registry.plan import Change, Plan, make_plan
@@ -58,10 +59,10 @@ def apply_registry(
                 ts=stamp, actor=actor, reason=reason, source=source, summary=json.dumps(plan.counts())
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        for index, change in enumerate(plan.changes):
-            _write(conn, change, change_id, stamp)
-            if fault and index == len(plan.changes) // 2:
-                fault("entities")
+        for (section, action), group in groupby(plan.changes, key=lambda c: (c.section, c.action)):
+            _write(conn, section, action, list(group), change_id, stamp)
+        if fault:
+            fault("entities")
         events = (audit.NewEvent(c.action, c.kind, c.code, c.before, c.after) for c in plan.changes)
         written = audit.append_events(conn, events, actor=actor, reason=reason, change_id=change_id, ts=stamp)
         if fault:
@@ -69,30 +70,50 @@ def apply_registry(
         return ApplyResult(plan, change_id, written)
 
 
-def _write(conn: Connection, change: Change, change_id: int, stamp: str) -> None:
-    table = ENTITY_TABLES[change.section]
-    child = CHILD_TABLES.get(change.section)
-    if child is not None and change.action != "create":
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _write(
+    conn: Connection, section: str, action: str, group: list[Change], change_id: int, stamp: str
+) -> None:
+    """Write a run of same-kind changes to one section, in batches (executemany)."""
+    table = ENTITY_TABLES[section]
+    child = CHILD_TABLES.get(section)
+    codes = [c.code for c in group]
+    if child is not None and action != "create":
         child_table = metadata.tables[child[0]]
-        conn.execute(delete(child_table).where(child_table.c[child[1]] == change.code))
-    if change.action == "delete":
-        conn.execute(delete(table).where(table.c.code == change.code))
+        for chunk in _chunks(codes):
+            conn.execute(delete(child_table).where(child_table.c[child[1]].in_(chunk)))
+    if action == "delete":
+        for chunk in _chunks(codes):
+            conn.execute(delete(table).where(table.c.code.in_(chunk)))
         return
-    assert change.after is not None
-    spec = json.loads(change.after)
-    values = {
-        **entity_columns(change.section, spec),
-        "spec": change.after,
-        "spec_hash": digest(change.after),
-        "change_id": change_id,
-        "updated_at": stamp,
-    }
-    if change.action == "create":
-        conn.execute(insert(table).values(code=change.code, **values))
+    rows = []
+    children: dict[str, list[dict[str, object]]] = {}
+    for change in group:
+        assert change.after is not None
+        spec = json.loads(change.after)
+        rows.append(
+            {
+                **entity_columns(section, spec),
+                "spec": change.after,
+                "spec_hash": digest(change.after),
+                "change_id": change_id,
+                "updated_at": stamp,
+                "code_": change.code,
+            }
+        )
+        for name, row in child_rows(section, change.code, spec):
+            children.setdefault(name, []).append(row)
+    if action == "create":
+        conn.execute(
+            insert(table),
+            [{**{k: v for k, v in r.items() if k != "code_"}, "code": r["code_"]} for r in rows],
+        )
     else:
-        conn.execute(update(table).where(table.c.code == change.code).values(**values))
-    rows: dict[str, list[dict[str, object]]] = {}
-    for name, row in child_rows(change.section, change.code, spec):
-        rows.setdefault(name, []).append(row)
-    for name, batch in rows.items():
+        values = {k: bindparam(k) for k in rows[0] if k != "code_"}
+        conn.execute(update(table).where(table.c.code == bindparam("code_")).values(values), rows)
+    for name, batch in children.items():
         conn.execute(insert(metadata.tables[name]), batch)

@@ -9,7 +9,7 @@ times, in the same run and on the same files:
 
 and prints each govreg time as a ratio to the baseline. Target: at most 3.
 
-    python bench/registry.py [--departments 100 --elements 20000 --datasets 2000] [--repeat 3]
+    python bench/declarations.py [--departments 100 --elements 20000 --datasets 2000] [--repeat 3]
 """
 
 from __future__ import annotations
