@@ -178,7 +178,6 @@ class OnCastError(StrEnum):
     REJECT = "reject"
 
 
-
 _GRADE = {
     SecurityLevel.PUBLIC: "general data (一般数据)",
     SecurityLevel.INTERNAL: "general data (一般数据)",

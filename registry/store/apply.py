@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
@@ -113,7 +114,7 @@ def _write(
             [{**{k: v for k, v in r.items() if k != "code_"}, "code": r["code_"]} for r in rows],
         )
     else:
-        values = {k: bindparam(k) for k in rows[0] if k != "code_"}
+        values: dict[str, Any] = {k: bindparam(k) for k in rows[0] if k != "code_"}
         conn.execute(update(table).where(table.c.code == bindparam("code_")).values(values), rows)
     for name, batch in children.items():
         conn.execute(insert(metadata.tables[name]), batch)
