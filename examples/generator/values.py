@@ -224,9 +224,12 @@ def dates(rng: np.random.Generator, n: int, first: date, last: date, fmt: str, w
     lo = np.datetime64(first, "s").astype(np.int64)
     hi = np.datetime64(last, "s").astype(np.int64) + (86399 if with_time else 0)
     seconds = rng.integers(lo, hi + 1, size=n)
-    if not with_time:
-        seconds -= seconds % 86400
-    return pc.strftime(pa.array(seconds.astype("datetime64[s]")), format=fmt)
+    if with_time:
+        return pc.strftime(pa.array(seconds.astype("datetime64[s]")), format=fmt)
+    # Days are few: format each day of the range once, then index (strftime per row is slow).
+    first_day, days = lo // 86400, seconds // 86400
+    calendar = np.arange(first_day, hi // 86400 + 1).astype("datetime64[D]").astype("datetime64[s]")
+    return pc.strftime(pa.array(calendar), format=fmt).take(pa.array(days - first_day))
 
 
 # --- regular expressions ------------------------------------------------------------------
