@@ -9,7 +9,7 @@ records per dataset: file, sha256, rows and the exact defect counts per column a
 
 Sizes: ``rows`` is the row count of the largest dataset; each other dataset gets a share by its
 classification (basic 1.0, thematic 0.6, departmental 0.35) × format (csv/parquet 1.0, json 0.5,
-excel 0.3) × a stable 0.6–1.0 factor from its code; Excel extracts hold at most 50,000 rows.
+excel 0.3) × a stable 0.6–1.0 factor from its code; Excel extracts hold at most 20,000 rows.
 
 Values come from the element's domain (check digit, code list, date, range, pattern), then from
 keywords of its names (person, company, address, phone, ...), then a string of fitting length.
