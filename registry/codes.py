@@ -279,7 +279,68 @@ _RULES: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+_INGEST: tuple[Rule, ...] = (
+    # --- at the door: what ingestion refuses (the file is quarantined, the table untouched) ---
+    Rule(
+        "ING001",
+        "error",
+        "extract column maps to no registered element",
+        "registered before collected",
+        "register the element and map the column in the dataset's declaration, or drop the column "
+        "from the extract",
+    ),
+    Rule(
+        "ING002",
+        "error",
+        "required column missing from the extract",
+        "registered before collected",
+        "add the column to the extract, or make it optional in the dataset's declaration",
+    ),
+    Rule(
+        "ING003",
+        "error",
+        "extract not in its declared encoding",
+        "declarations",
+        "re-export the file in the declared encoding, or correct the dataset's encoding",
+    ),
+    Rule(
+        "ING004",
+        "error",
+        "malformed extract",
+        "declarations",
+        "fix the file at the line shown (column count, quoting) or re-export it whole",
+    ),
+    Rule(
+        "ING005",
+        "error",
+        "values that cannot be cast",
+        "standards drive checks",
+        "correct the values, or declare on_cast_error: reject to set such rows aside",
+    ),
+    Rule(
+        "ING006",
+        "error",
+        "extract has no rows",
+        "declarations",
+        "send the extract with its data rows; an empty or header-only file replaces nothing",
+    ),
+    Rule(
+        "ING007",
+        "error",
+        "column named twice in the extract",
+        "declarations",
+        "give each column of the extract one unique header",
+    ),
+    Rule(
+        "ING008",
+        "error",
+        "no extract to ingest",
+        "declarations",
+        "put the department's file in the dataset's landing folder",
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (*_RULES, *_INGEST)}
 
 
 def rule(code: str) -> Rule:

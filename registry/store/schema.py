@@ -9,6 +9,7 @@ columns, an agreement's grants, ...) are rewritten with their parent. Migrations
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -170,3 +171,27 @@ ENTITY_TABLES: dict[str, Table] = {
     "services": services,
 }
 """Section → table, in dependency order."""
+
+loads = Table(
+    "loads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("load_id", String(40), nullable=False, unique=True),
+    Column("dataset", CODE, nullable=False),
+    Column("department", CODE, nullable=False, index=True),
+    Column("file", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows_in", BigInteger, nullable=True),
+    Column("rows_loaded", BigInteger, nullable=True),
+    Column("rows_rejected", BigInteger, nullable=True),
+    Column("cast_failures", Text, nullable=True),
+    Column("rule_code", String(16), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("quarantined_to", Text, nullable=True),
+    Column("run_id", String(64), nullable=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=False),
+)
+Index("ix_loads_dataset_sha256", loads.c.dataset, loads.c.sha256)
