@@ -1,58 +1,44 @@
-"""The Dagster entry point: the registry's datasets as assets, grouped by department.
+"""The Dagster entry point: everything is generated from the registry home; nothing is hand-written.
 
-Until ingestion lands (issue 3) each dataset is an asset *spec*: visible in the UI with its
-owner department, description and column schema, not yet materialisable. The registry home is
-``GOVREG_HOME`` or, by default, the bundled sample city.
+``dagster dev -w workspace.yaml`` shows the whole city: a group per department, an asset per
+dataset, view and indicator, a landing sensor per department and a schedule per update cycle.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
-from registry.home import Registry
+from pipelines.assets import build_assets
+from pipelines.automation import build_sensors, cycle_schedules
+from pipelines.resources import GovregResource, Settings
 from registry.load import load_valid_home
 
-CITY = Path(__file__).resolve().parent.parent / "examples" / "city"
+CITY_JOB = "city"
 
 
-def dataset_specs(registry: Registry) -> list[dg.AssetSpec]:
-    """One asset spec per dataset: key [department, dataset], group = department."""
-    specs = []
-    for ds in registry.datasets.values():
-        dept = registry.departments[ds.provider]
-        columns = []
-        for c in ds.columns:
-            element = registry.elements[c.element]
-            columns.append(
-                dg.TableColumn(
-                    name=c.element,
-                    type=element.type.duckdb_type,
-                    description=f"{element.name} / {element.name_en} (source column {c.name})",
-                )
-            )
-        specs.append(
-            dg.AssetSpec(
-                key=[ds.provider, ds.code],
-                group_name=ds.provider,
-                description=f"{ds.name} / {ds.name_en}. {ds.summary}".strip(),
-                owners=[dept.team] if dept.team and dept.team.startswith("team:") else [],
-                kinds={"duckdb", str(ds.format)},
-                tags={
-                    "govreg/security": str(registry.dataset_security(ds)),
-                    "govreg/sharing": str(registry.dataset_sharing(ds)),
-                },
-                metadata={"dagster/column_schema": dg.TableSchema(columns=columns)},
-            )
-        )
-    return specs
-
-
-def build_definitions(home: str | Path | None = None) -> dg.Definitions:
-    registry, _ = load_valid_home(home or os.environ.get("GOVREG_HOME") or CITY)
-    return dg.Definitions(assets=dataset_specs(registry))
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    registry, _ = load_valid_home(settings.home)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    city = dg.define_asset_job(
+        CITY_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Ingest every department's newest extract, then build the views and indicators.",
+    )
+    return dg.Definitions(
+        assets=build_assets(registry, settings.data),
+        jobs=[city],
+        sensors=build_sensors(registry, settings.automation),
+        schedules=cycle_schedules(registry, settings.automation),
+        resources={
+            "govreg": GovregResource(
+                home=str(settings.home), store_url=settings.store_url, data=str(settings.data)
+            ),
+            "duckdb": DuckDBResource(database=str(settings.warehouse)),
+        },
+        executor=dg.in_process_executor,  # one process writes the DuckDB warehouse
+    )
 
 
 defs = build_definitions()

@@ -380,18 +380,22 @@ def demo(
         Path | None, typer.Option(help="Registry home (default: the bundled sample city).")
     ] = None,
     store: StoreOpt = DEFAULT_URL,
-    out: Annotated[Path, typer.Option(help="Where extracts are written.")] = Path(".govreg/demo"),
+    data: Annotated[
+        Path, typer.Option("--data", envvar="GOVREG_DATA", help="Data root: landing folders, warehouse.")
+    ] = Path(".govreg/data"),
     rows: Annotated[int, typer.Option(help="Rows of the largest dataset.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 2026,
 ) -> None:
-    """The main job on the sample city: validate, apply, generate extracts, summarise."""
-    from examples.demo import run_demo
+    """The main job on the sample city: validate, apply, generate extracts, materialize, summarise."""
+    # The one command that reaches the orchestration layer; imported here so that the registry's
+    # own commands never load Dagster.
+    from pipelines.demo import run_demo
 
     try:
-        run_demo(
+        result = run_demo(
             home=home,
             store_url=store,
-            out=out,
+            data=data,
             rows=rows,
             seed=seed,
             console=console,
@@ -400,6 +404,8 @@ def demo(
     except DeclarationError as exc:
         _print_problems(exc.problems)
         raise typer.Exit(1) from exc
+    if result.failed_steps or not result.audit_ok or not result.bad_extract_refused:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

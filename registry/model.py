@@ -17,7 +17,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+)
 
 from registry.errors import Location
 from registry.vocab import (
@@ -202,7 +210,7 @@ class Dataset(Named):
     source_system: str | None = None
     format: Format = ExtractFormat.CSV
     encoding: Enc = Encoding.UTF8
-    delimiter: str = ","
+    delimiter: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=4)] = ","
     sheet: str | None = None
     landing: str | None = None
     file_pattern: str | None = None

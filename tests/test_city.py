@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from examples.demo import CITY
+from pipelines.resources import CITY
 from registry.home import Registry
 from registry.load import load_valid_home
 from registry.vocab import ExtractFormat

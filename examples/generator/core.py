@@ -68,8 +68,11 @@ def dataset_rows(registry: Registry, rows: int) -> dict[str, int]:
     return out
 
 
-def landing_file(ds: Dataset) -> PurePosixPath:
+def landing_file(ds: Dataset, today: date) -> PurePosixPath:
+    """Where the extract lands: named by the dataset's file pattern (``*`` → the day) if it has one."""
     folder = PurePosixPath((ds.landing or f"landing/{ds.provider}/{ds.code}").lstrip("/"))
+    if ds.file_pattern and ds.file_pattern.count("*") == 1 and not set(ds.file_pattern) & set("?[]"):
+        return folder / ds.file_pattern.replace("*", today.strftime("%Y%m%d"))
     return folder / f"{ds.code}.{EXTENSIONS[str(ds.format)]}"
 
 
@@ -254,7 +257,7 @@ def generate(
     for code in sorted(registry.datasets):
         ds = registry.datasets[code]
         table, defects = generate_dataset(registry, ds, sizes[code], pools, gens, seed, used)
-        relative = landing_file(ds)
+        relative = landing_file(ds, today)
         path = out_dir / relative
         write_table(table, path, str(ds.format), str(ds.encoding), ds.delimiter, ds.sheet)
         manifest.datasets[code] = DatasetManifest(

@@ -67,7 +67,10 @@ def text_cast(data_type: DataType, date_format: str | None, raw: str) -> str:
 
 def typed_cast(data_type: DataType, date_format: str | None, ref: str, source_type: str) -> tuple[str, str]:
     """(cast expression, text of the source value) for a column of a typed source (Parquet, JSON)."""
-    if source_type.upper() in ("VARCHAR", "STRING", "TEXT", "JSON"):
+    if source_type.upper() == "JSON":  # mixed types in one key: '"0.01"' must be read as 0.01
+        raw = f"NULLIF(trim(json_extract_string({ref}, '$')), '')"
+        return text_cast(data_type, date_format, raw), raw
+    if source_type.upper() in ("VARCHAR", "STRING", "TEXT"):
         raw = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
         return text_cast(data_type, date_format, raw), raw
     raw = f"CAST({ref} AS VARCHAR)"

@@ -87,6 +87,15 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found and found[0])
 
 
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection, load_id: str) -> None:
+    """Drop the CSV reader's rejects tables of a refused load (they live as long as the connection)."""
+    names = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND contains(table_name, ?)", [load_id]
+    ).fetchall()
+    for (name,) in names:
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+
 def quarantine_file(
     path: Path, root: Path, department: str, dataset: str, error: IngestError, sha: str
 ) -> Path:
@@ -182,6 +191,7 @@ def ingest_file(
                 )
         except IngestError as error:
             warehouse.execute(f'DROP TABLE IF EXISTS "{staging}"')
+            _drop_temp_tables(warehouse, load_id)
             sha = hasher.result() if hasher else sha256_file(path)
             error.quarantined_to = str(quarantine_file(path, quarantine, ds.provider, ds.code, error, sha))
             record_load(

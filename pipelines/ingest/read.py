@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import unicodedata
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,11 @@ def csv_header(path: Path, delimiter: str, *, dataset: str, shown: str) -> list[
     return [normalize_name(name) for name in row]
 
 
-def _cell_text(value: Any) -> str | None:
+def _cell_text(value: Any, date_format: str | None = None) -> str | None:
     if value is None:
         return None
+    if date_format and isinstance(value, date):  # a date cell, shown as the element's format says
+        return value.strftime(date_format)
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
     if isinstance(value, date):
@@ -117,8 +120,19 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def excel_table(path: Path, sheet: str | None, *, dataset: str, shown: str) -> tuple[list[str], pa.Table]:
-    """A sheet as text columns (cells typed by Excel are written as the text they show)."""
+def excel_table(
+    path: Path,
+    sheet: str | None,
+    *,
+    dataset: str,
+    shown: str,
+    date_formats: Mapping[str, str] | None = None,
+) -> tuple[list[str], pa.Table]:
+    """A sheet as text columns (cells typed by Excel are written as the text they show).
+
+    ``date_formats`` maps a header to the date format of its element: a date cell under it is
+    written in that format, so the element's own format reads it back.
+    """
     from openpyxl import load_workbook
 
     try:
@@ -140,10 +154,13 @@ def excel_table(path: Path, sheet: str | None, *, dataset: str, shown: str) -> t
             )
         rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
         header = next(rows, None)
-        if header is None:
+        names = [normalize_name(h) for h in header or ()]
+        while names and not names[-1]:  # read-only rows run to the sheet's widest row: trim blanks
+            names.pop()
+        if not names:
             raise IngestError("ING006", "the sheet is empty", dataset=dataset, file=shown, line=1)
-        names = [normalize_name(h) for h in header]
         width = len(names)
+        formats = [(date_formats or {}).get(name) for name in names]
         columns: list[list[str | None]] = [[] for _ in range(width)]
         for number, row in enumerate(rows, start=2):
             if len(row) > width and any(v is not None for v in row[width:]):
@@ -157,7 +174,7 @@ def excel_table(path: Path, sheet: str | None, *, dataset: str, shown: str) -> t
             if all(v is None for v in row):
                 continue
             for i in range(width):
-                columns[i].append(_cell_text(row[i]) if i < len(row) else None)
+                columns[i].append(_cell_text(row[i], formats[i]) if i < len(row) else None)
     finally:
         book.close()
     return names, pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})

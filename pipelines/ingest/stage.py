@@ -222,7 +222,7 @@ def stage_csv(
     malformed = [e for e in errors if e[2] != "CAST"]
     if malformed:
         line, _, kind, message = malformed[0]
-        code = "ING003" if kind == "INVALID UNICODE" else "ING004"
+        code = "ING003" if kind in ("INVALID UNICODE", "INVALID ENCODING") else "ING004"  # name by version
         hint = (
             "declare encoding: gbk (or gb18030), or re-export the file as UTF-8" if code == "ING003" else None
         )
@@ -289,7 +289,13 @@ def stage_typed(
     """Parquet, JSON (newline-delimited or an array of records) and spreadsheets."""
     view = f"__source_{load_id}"
     if ds.format == ExtractFormat.EXCEL:
-        header, table = excel_table(path, ds.sheet, dataset=ds.code, shown=shown)
+        formats = {
+            name: fmt
+            for column in ds.columns
+            if (fmt := registry.elements[column.element].domain.date_format)
+            for name in (column.name, column.element)
+        }
+        header, table = excel_table(path, ds.sheet, dataset=ds.code, shown=shown, date_formats=formats)
         con.register(view, table)
         refs = [f"c{i}" for i in range(len(header))]
         types = ["VARCHAR"] * len(header)

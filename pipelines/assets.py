@@ -1,0 +1,252 @@
+"""Assets generated from the registry: a dataset, a view or an indicator each; no hand-written asset.
+
+* dataset — key ``[department, dataset]``: ingests the newest extract in its landing folder (or
+  the file a sensor names) through :func:`pipelines.ingest.ingest_file`;
+* view — key ``[owner, view]``: ``CREATE OR REPLACE TABLE`` from its SQL; depends on the tables
+  its SQL reads (parsed with sqlglot);
+* indicator — key ``[owner, indicator]``: runs its SQL and records the value in the
+  materialization, so the Dagster UI plots it over time.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from lineage.tables import tables_read
+from pipelines.ingest import IngestError, ingest_file
+from pipelines.ingest.cast import ident, target_type
+from pipelines.resources import GovregResource, landing_files, landing_folder
+from registry.home import Registry
+from registry.model import Dataset, Indicator, View
+
+POOL = "duckdb_warehouse"  # DuckDB takes one writing process: warehouse steps run one at a time
+
+
+class IngestConfig(dg.Config):
+    """Which extract to ingest; by default the newest file in the dataset's landing folder."""
+
+    file: str | None = None
+
+
+@contextmanager
+def warehouse(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A warehouse connection closed on every path (the resource's own is left open on errors)."""
+    with resource.get_connection() as con:
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def op_name(key: dg.AssetKey) -> str:
+    return "__".join(key.path)
+
+
+def dataset_key(ds: Dataset) -> dg.AssetKey:
+    return dg.AssetKey([ds.provider, ds.code])
+
+
+def query_key(query: View | Indicator) -> dg.AssetKey:
+    return dg.AssetKey([query.owner, query.code])
+
+
+def _owners(registry: Registry, department: str) -> list[str]:
+    dept = registry.departments.get(department)
+    owners = [dept.team] if dept and dept.team and dept.team.startswith("team:") else []
+    owners += [s.email for s in dept.stewards if s.email] if dept else []
+    return owners
+
+
+def column_schema(registry: Registry, ds: Dataset) -> dg.TableSchema:
+    columns = []
+    for column in ds.columns:
+        element = registry.elements[column.element]
+        columns.append(
+            dg.TableColumn(
+                name=column.element,
+                type=target_type(element.type),
+                description=f"{element.name} / {element.name_en} — source column {column.name}",
+                tags={
+                    "govreg/security": str(element.security),
+                    "govreg/personal": str(element.personal),
+                    "govreg/owner": element.owner,
+                },
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def dataset_asset(registry: Registry, ds: Dataset, data: Path) -> dg.AssetsDefinition:
+    key = dataset_key(ds)
+    description = (
+        f"{ds.name} / {ds.name_en}\n\n{ds.summary}\n\nProvider: {ds.provider}. Extract: {ds.format}, "
+        f"{ds.encoding}, landing in `{landing_folder(data, ds)}`. Classification: {ds.classification}."
+    )
+
+    @dg.asset(
+        key=key,
+        group_name=ds.provider,
+        description=description,
+        owners=_owners(registry, ds.provider),
+        kinds={"duckdb", str(ds.format)},
+        tags={
+            "govreg/security": str(registry.dataset_security(ds)),
+            "govreg/sharing": str(registry.dataset_sharing(ds)),
+            "govreg/update_cycle": str(ds.update_cycle),
+            "govreg/classification": str(ds.classification),
+        },
+        metadata={
+            "dagster/column_schema": column_schema(registry, ds),
+            "dagster/table_name": f"warehouse.main.{ds.code}",
+            "govreg/landing": str(landing_folder(data, ds)),
+        },
+        pool=POOL,
+        output_required=False,
+    )
+    def _ingest(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        govreg: GovregResource,
+        duckdb: DuckDBResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        files = [Path(config.file)] if config.file else landing_files(govreg.data_root, ds)
+        if not files or not files[-1].exists():
+            folder = landing_folder(govreg.data_root, ds)
+            raise dg.Failure(
+                description=f"ING008 no extract to ingest for '{ds.code}' in {folder}",
+                metadata={"code": "ING008", "landing": str(folder)},
+            )
+        path = files[-1]
+        with warehouse(duckdb) as con:
+            try:
+                outcome = ingest_file(
+                    govreg.registry,
+                    ds.code,
+                    path,
+                    warehouse=con,
+                    store=govreg.store,
+                    quarantine=govreg.quarantine,
+                    run_id=context.run.run_id,
+                )
+            except IngestError as error:
+                raise dg.Failure(
+                    description=str(error),
+                    metadata={
+                        "code": error.rule,
+                        "file": str(path),
+                        "line": error.line,
+                        "columns": ", ".join(error.columns),
+                        "quarantined_to": error.quarantined_to or "",
+                    },
+                ) from error
+        record = outcome.record
+        if outcome.status == "duplicate":
+            context.log.info(f"{path.name}: {record.reason}; the table is unchanged")
+            return
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": record.rows_loaded or 0,
+                "govreg/file": str(path),
+                "govreg/sha256": record.sha256,
+                "govreg/load_id": record.load_id,
+                "govreg/rows_in": record.rows_in or 0,
+                "govreg/rows_rejected": record.rows_rejected or 0,
+                "govreg/cast_failures": json.dumps(record.cast_failures, ensure_ascii=False),
+                "govreg/absent_columns": ", ".join(outcome.absent_columns),
+                "govreg/rejects_table": outcome.rejects_table or "",
+                "govreg/seconds": round(outcome.seconds, 3),
+            }
+        )
+
+    return _ingest
+
+
+def table_keys(registry: Registry) -> dict[str, dg.AssetKey]:
+    """Warehouse table name → the asset that writes it."""
+    keys = {code: dataset_key(ds) for code, ds in registry.datasets.items()}
+    keys.update({code: query_key(v) for code, v in registry.views.items()})
+    return keys
+
+
+def query_deps(query: View | Indicator, keys: Mapping[str, dg.AssetKey]) -> list[dg.AssetKey]:
+    return sorted((keys[t] for t in tables_read(query.query or "", query.dialect) if t in keys), key=str)
+
+
+def view_asset(registry: Registry, view: View, keys: Mapping[str, dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=query_key(view),
+        group_name=view.owner,
+        description=f"{view.name} / {view.name_en}\n\n{view.description}\n\n```sql\n{view.query}\n```",
+        owners=_owners(registry, view.owner),
+        kinds={"duckdb", "sql"},
+        deps=query_deps(view, keys),
+        tags={"govreg/kind": "view"},
+        metadata={"dagster/table_name": f"warehouse.main.{view.code}"},
+        pool=POOL,
+    )
+    def _view(duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with warehouse(duckdb) as con:
+            con.begin()
+            con.execute(f"CREATE OR REPLACE TABLE {ident(view.code)} AS {view.query}")
+            con.commit()
+            rows = con.execute(f"SELECT count(*) FROM {ident(view.code)}").fetchone()
+            described = con.execute(f"DESCRIBE {ident(view.code)}").fetchall()
+        schema = dg.TableSchema(columns=[dg.TableColumn(name=d[0], type=str(d[1])) for d in described])
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": int(rows[0]) if rows else 0, "dagster/column_schema": schema}
+        )
+
+    return _view
+
+
+def _indicator_metadata(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """One ``value`` (plotted by Dagster), or one value per row labelled by its first column."""
+    if "value" not in columns:
+        raise dg.Failure(description=f"an indicator query must return a 'value' column, got {columns}")
+    at = columns.index("value")
+    if len(rows) == 1:
+        value = rows[0][at]
+        return {"value": float(value) if value is not None else float("nan")}
+    label = next((i for i, c in enumerate(columns) if c != "value"), None)
+    out: dict[str, Any] = {"rows": len(rows)}
+    for row in rows[:50]:
+        name = str(row[label]) if label is not None else str(len(out))
+        out[f"value/{name}"] = float(row[at]) if row[at] is not None else float("nan")
+    return out
+
+
+def indicator_asset(
+    registry: Registry, ind: Indicator, keys: Mapping[str, dg.AssetKey]
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=query_key(ind),
+        group_name=ind.owner,
+        description=f"{ind.name} / {ind.name_en}\n\nQuestion: {ind.question}\n\n```sql\n{ind.query}\n```",
+        owners=_owners(registry, ind.owner),
+        kinds={"duckdb", "sql"},
+        deps=query_deps(ind, keys),
+        tags={"govreg/kind": "indicator"},
+        pool=POOL,
+    )
+    def _indicator(duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with warehouse(duckdb) as con:
+            result = con.execute(ind.query or "")
+            columns = [d[0] for d in result.description or ()]
+            rows = result.fetchall()
+        return dg.MaterializeResult(metadata=_indicator_metadata(columns, rows))
+
+    return _indicator
+
+
+def build_assets(registry: Registry, data: Path) -> list[dg.AssetsDefinition]:
+    keys = table_keys(registry)
+    assets = [dataset_asset(registry, ds, data) for ds in registry.datasets.values()]
+    assets += [view_asset(registry, v, keys) for v in registry.views.values()]
+    assets += [indicator_asset(registry, i, keys) for i in registry.indicators.values()]
+    return assets

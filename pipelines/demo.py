@@ -1,0 +1,198 @@
+"""The main job on the bundled sample city, as ``make demo`` runs it.
+
+1. validate the registry home and apply it to the metadata store (audited);
+2. generate every department's extract into its landing folder;
+3. materialize every asset with Dagster (datasets, then views and indicators);
+4. a department sends a bad extract: it is refused at the door, quarantined, the table kept;
+5. print per department: datasets loaded, rows, rejected files and why.
+"""
+
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.assets import IngestConfig, dataset_key, op_name
+from pipelines.definitions import CITY_JOB, build_definitions
+from pipelines.resources import CITY, Settings, landing_folder
+from registry.load import display_path, load_valid_home
+from registry.model import Dataset
+from registry.store import Store
+from registry.store.apply import apply_registry
+from registry.store.audit import now, verify_chain
+from registry.store.loads import list_loads
+
+BAD_DATASET = "tax_registration"
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # events still go to the instance
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    warnings: int
+    applied_events: int
+    materialized: int
+    failed_steps: tuple[str, ...]
+    loads: list[dict[str, Any]]
+    audit_ok: bool
+    bad_extract_refused: bool
+
+
+def _instance(data: Path) -> dg.DagsterInstance:
+    """A persistent Dagster instance (DAGSTER_HOME, default ``<data>/../dagster``): the UI shows the runs."""
+    home = Path(os.environ.get("DAGSTER_HOME") or data.parent / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def bad_extract(ds: Dataset, data: Path, today: date) -> Path:
+    """An extract with a column nobody registered: what a department's new system might send."""
+    folder = landing_folder(data, ds)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = f"{today:%Y%m%d}-resend"
+    name = ds.file_pattern.replace("*", stamp) if ds.file_pattern else f"{ds.code}-{stamp}.csv"
+    columns = {c.name: [f"示例{i}" for i in range(3)] for c in ds.columns}
+    columns["lxdh"] = ["13800000000", "13900000000", "13700000000"]  # phone: not in the declaration
+    path = folder / name
+    table = pa.table(columns)
+    pacsv.write_csv(table, path, pacsv.WriteOptions(delimiter=ds.delimiter))
+    if str(ds.encoding) in ("gbk", "gb18030"):
+        path.write_bytes(path.read_bytes().decode("utf-8").encode(str(ds.encoding)))
+    return path
+
+
+def run_demo(
+    *,
+    home: Path | None,
+    store_url: str,
+    data: Path,
+    rows: int,
+    seed: int,
+    console: Console,
+    actor: str,
+    today: date | None = None,
+) -> DemoResult:
+    from examples.generator import generate
+
+    started = time.perf_counter()
+    home = (home or CITY).resolve()
+    data = data.resolve()
+    registry, warnings = load_valid_home(home)
+    console.print(f"[bold]1. validate[/] {display_path(home)}: valid, {len(warnings)} warning(s)")
+    for problem in warnings:
+        console.print(f"   {problem.location}: [yellow]{problem.code}[/] {problem.message}", soft_wrap=True)
+    store = Store(store_url)
+    applied = apply_registry(
+        store, registry, actor=actor, reason="govreg demo: sample city", source=str(home)
+    )
+    with store.read() as conn:
+        chain = verify_chain(conn)
+    counts = applied.plan.counts()
+    console.print(
+        f"[bold]2. apply[/] to {store_url}: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted, {applied.events} audit events; audit chain "
+        f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events)"
+    )
+
+    day = today or date.today()
+    manifest = generate(registry, data, rows=rows, seed=seed, today=day)
+    console.print(
+        f"[bold]3. generate[/] {len(manifest.datasets)} extracts into {display_path(data)} (seed {seed}, "
+        f"{rows:,} rows in the largest; manifest.json lists the injected defects)"
+    )
+
+    settings = Settings(
+        home=home, store_url=store_url, data=data, warehouse=data / "warehouse.duckdb", automation=False
+    )
+    defs = build_definitions(settings)
+    instance = _instance(data)
+    since = now()
+    result = defs.resolve_job_def(CITY_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET
+    )
+    materialized = len(result.get_asset_materialization_events())
+    failed = tuple(e.step_key or "" for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    console.print(
+        f"[bold]4. materialize[/] job '{CITY_JOB}' (run {result.run_id[:8]}): {materialized} assets "
+        f"materialized into {display_path(settings.warehouse)}"
+        + (f", [red]{len(failed)} failed: {', '.join(failed)}[/]" if failed else "")
+    )
+
+    ds = registry.datasets[BAD_DATASET]
+    bad = bad_extract(ds, data, day)
+    key = dataset_key(ds)
+    resend = defs.resolve_job_def(CITY_JOB).execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=[key],
+        run_config={**QUIET, "ops": {op_name(key): {"config": IngestConfig(file=str(bad)).model_dump()}}},
+    )
+    record = next(list_loads(store, dataset=ds.code, limit=1), None)
+    refused = not resend.success and record is not None and record["status"] == "rejected"
+    verdict = (
+        f"refused and quarantined — {record['reason']}" if refused and record else "[red]not refused![/]"
+    )
+    console.print(f"[bold]5. a bad extract[/] {bad.name} for {ds.code}: {verdict}", soft_wrap=True)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        values = {
+            k: v.value for k, v in materialization.metadata.items() if k == "value" or k.startswith("value/")
+        }
+        if values:
+            shown = ", ".join(f"{k.removeprefix('value/')}={v:g}" for k, v in list(values.items())[:6])
+            console.print(f"   indicator {materialization.asset_key.to_user_string()}: {shown}")
+
+    loads = [r for r in list_loads(store, limit=10_000) if r["started_at"] >= since]
+    _summary(console, registry, loads)
+    console.print(f"done in {time.perf_counter() - started:.1f} s")
+    return DemoResult(len(warnings), applied.events, materialized, failed, loads, chain.ok, refused)
+
+
+def _summary(console: Console, registry: Any, loads: list[dict[str, Any]]) -> None:
+    per: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for row in sorted(loads, key=lambda r: r["id"]):
+        latest[row["dataset"]] = row if row["status"] != "rejected" else latest.get(row["dataset"], row)
+        if row["status"] == "rejected":
+            per[row["department"]]["refused"].append(f"{Path(row['file']).name}: {row['rule_code']}")
+    for code, row in latest.items():
+        if row["status"] in ("loaded", "duplicate"):
+            dept = per[row["department"]]
+            dept["datasets"].add(code)
+            dept["rows"] += row["rows_loaded"] or 0
+            dept["rejected_rows"] += row["rows_rejected"] or 0
+    table = Table(title=f"sample city: {registry.settings.name} / {registry.settings.name_en or ''}")
+    for column in ("department", "名称", "datasets loaded", "rows", "rows set aside", "files refused (why)"):
+        table.add_column(
+            column,
+            justify="right" if column in ("datasets loaded", "rows", "rows set aside") else "left",
+            overflow="fold",
+        )
+    for code, dept in registry.departments.items():
+        stats = per.get(code)
+        if stats is None and not any(ds.provider == code for ds in registry.datasets.values()):
+            continue
+        stats = stats or {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
+        table.add_row(
+            code,
+            dept.name,
+            str(len(stats["datasets"])),
+            f"{stats['rows']:,}",
+            f"{stats['rejected_rows']:,}",
+            "; ".join(stats["refused"]) or "—",
+        )
+    console.print(table)
