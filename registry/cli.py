@@ -31,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)  # wide tables in logs
 err = Console(stderr=True, highlight=False)
 
 HomeOpt = Annotated[Path, typer.Option("--home", envvar="GOVREG_HOME", help="Registry home folder.")]
