@@ -1,0 +1,1 @@
+"""Element standards turned into Great Expectations, run inside DuckDB (a library: no Dagster)."""

@@ -9,9 +9,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from expectations.suites import load_suites
 from pipelines.assets import build_assets
 from pipelines.automation import build_sensors, cycle_schedules
+from pipelines.checks import build_checks
 from pipelines.resources import GovregResource, Settings
+from registry.errors import DeclarationError
 from registry.load import load_valid_home
 
 CITY_JOB = "city"
@@ -20,6 +23,9 @@ CITY_JOB = "city"
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     registry, _ = load_valid_home(settings.home)
+    suites, problems = load_suites(settings.home, registry)
+    if problems:
+        raise DeclarationError(problems)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     city = dg.define_asset_job(
         CITY_JOB,
@@ -28,6 +34,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=build_assets(registry, settings.data),
+        asset_checks=build_checks(registry, suites),
         jobs=[city],
         sensors=build_sensors(registry, settings.automation),
         schedules=cycle_schedules(registry, settings.automation),

@@ -35,7 +35,8 @@ def _gb11714_valid(code: str) -> bool:
 
 
 def _gb32100_valid(code: str) -> bool:
-    return bool(uscc.is_valid(code)) and len(code) == 18
+    # stdnum folds case and strips separators; the standard's code is 18 upper-case characters
+    return len(code) == 18 and code == code.upper() and bool(uscc.is_valid(code))
 
 
 def _gb11643_valid(code: str) -> bool:

@@ -340,7 +340,39 @@ _INGEST: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (*_RULES, *_INGEST)}
+_QUALITY: tuple[Rule, ...] = (
+    # --- Great Expectations suites in the registry home (suites/<dataset>.json) ---
+    Rule(
+        "QA001",
+        "error",
+        "suite file is not valid JSON",
+        "standards drive checks",
+        "fix the JSON at the line shown, or save the suite again with Great Expectations",
+    ),
+    Rule(
+        "QA002",
+        "error",
+        "not a Great Expectations suite",
+        "standards drive checks",
+        "use an expectation type Great Expectations (or govreg) knows, with its documented arguments",
+    ),
+    Rule(
+        "QA003",
+        "error",
+        "suite for an unknown dataset",
+        "references resolve",
+        "name the suite file after a dataset code: suites/<dataset>.json",
+    ),
+    Rule(
+        "QA004",
+        "error",
+        "expectation names a column the dataset does not have",
+        "references resolve",
+        "warehouse columns are element codes; use the element code of a declared column",
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (*_RULES, *_INGEST, *_QUALITY)}
 
 
 def rule(code: str) -> Rule:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -195,3 +196,34 @@ loads = Table(
     Column("finished_at", TS, nullable=False),
 )
 Index("ix_loads_dataset_sha256", loads.c.dataset, loads.c.sha256)
+
+quality_results = Table(
+    "quality_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("validation_id", String(40), nullable=False, index=True),
+    Column("run_id", String(64), nullable=True),
+    Column("dataset", CODE, nullable=False),
+    Column("department", CODE, nullable=False, index=True),
+    Column("suite", String(128), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("expectation_type", String(128), nullable=False),
+    Column("kwargs", Text, nullable=False),
+    Column("columns", Text, nullable=False),
+    Column("element", CODE, nullable=True, index=True),
+    Column("rule", String(32), nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("element_count", BigInteger, nullable=True),
+    Column("unexpected_count", BigInteger, nullable=True),
+    Column("unexpected_percent", Float, nullable=True),
+    Column("samples", Text, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("validated_at", TS, nullable=False),
+)
+Index(
+    "ix_quality_results_dataset_key",
+    quality_results.c.dataset,
+    quality_results.c.key,
+    quality_results.c.validated_at,
+)
