@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.table import Table
 
+from examples.generator.reconcile import reconcile
 from pipelines.assets import IngestConfig, dataset_key, op_name
 from pipelines.definitions import CITY_JOB, build_definitions
 from pipelines.resources import CITY, Settings, landing_folder
@@ -30,6 +31,7 @@ from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.audit import now, verify_chain
 from registry.store.loads import list_loads
+from registry.store.quality import latest_results
 
 BAD_DATASET = "tax_registration"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # events still go to the instance
@@ -44,6 +46,7 @@ class DemoResult:
     loads: list[dict[str, Any]]
     audit_ok: bool
     bad_extract_refused: bool
+    defects: list[dict[str, Any]]
 
 
 def _instance(data: Path) -> dg.DagsterInstance:
@@ -155,12 +158,51 @@ def run_demo(
             console.print(f"   indicator {materialization.asset_key.to_user_string()}: {shown}")
 
     loads = [r for r in list_loads(store, limit=10_000) if r["started_at"] >= since]
-    _summary(console, registry, loads)
+    checks = _check_results(result)
+    reconciled = reconcile(
+        registry, manifest.as_json(), {code: latest_results(store, code) for code in registry.datasets}
+    )
+    _summary(console, registry, loads, checks)
+    mismatched = [r for r in reconciled if not r["match"]]
+    console.print(
+        f"[bold]6. quality[/] {sum(c['passed'] for c in checks.values())} checks passed, "
+        f"{sum(not c['passed'] for c in checks.values())} failed (details: govreg quality); injected defects "
+        f"found exactly in {len(reconciled) - len(mismatched)} of {len(reconciled)} counts"
+        + (
+            ""
+            if not mismatched
+            else "; [red]mismatches: "
+            + "; ".join(
+                f"{r['dataset']}.{r['column']} {r['defect']} injected {r['injected']} found {r['found']}"
+                for r in mismatched
+            )
+            + "[/]"
+        ),
+        soft_wrap=True,
+    )
     console.print(f"done in {time.perf_counter() - started:.1f} s")
-    return DemoResult(len(warnings), applied.events, materialized, failed, loads, chain.ok, refused)
+    return DemoResult(
+        len(warnings), applied.events, materialized, failed, loads, chain.ok, refused, reconciled
+    )
 
 
-def _summary(console: Console, registry: Any, loads: list[dict[str, Any]]) -> None:
+def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Asset check evaluations of the run: ``dataset:check`` → department, passed, severity."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.asset_check_evaluation_data
+            out[f"{data.asset_key.path[-1]}:{data.check_name}"] = {
+                "department": data.asset_key.path[0],
+                "passed": data.passed,
+                "severity": str(data.severity.value),
+            }
+    return out
+
+
+def _summary(
+    console: Console, registry: Any, loads: list[dict[str, Any]], checks: dict[str, dict[str, Any]]
+) -> None:
     per: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
     )
@@ -176,23 +218,25 @@ def _summary(console: Console, registry: Any, loads: list[dict[str, Any]]) -> No
             dept["rows"] += row["rows_loaded"] or 0
             dept["rejected_rows"] += row["rows_rejected"] or 0
     table = Table(title=f"sample city: {registry.settings.name} / {registry.settings.name_en or ''}")
-    for column in ("department", "名称", "datasets loaded", "rows", "rows set aside", "files refused (why)"):
-        table.add_column(
-            column,
-            justify="right" if column in ("datasets loaded", "rows", "rows set aside") else "left",
-            overflow="fold",
-        )
+    numeric = ("datasets loaded", "rows", "rows set aside", "checks passed", "checks failed")
+    for column in ("department", "名称", *numeric, "files refused (why)"):
+        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold")
     for code, dept in registry.departments.items():
         stats = per.get(code)
         if stats is None and not any(ds.provider == code for ds in registry.datasets.values()):
             continue
         stats = stats or {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
+        mine = [c for c in checks.values() if c["department"] == code]
+        failed = [c for c in mine if not c["passed"]]
         table.add_row(
             code,
             dept.name,
             str(len(stats["datasets"])),
             f"{stats['rows']:,}",
             f"{stats['rejected_rows']:,}",
+            str(len(mine) - len(failed)),
+            f"{len(failed)}"
+            + (f" ({sum(c['severity'] == 'ERROR' for c in failed)} blocking)" if failed else ""),
             "; ".join(stats["refused"]) or "—",
         )
     console.print(table)

@@ -374,6 +374,74 @@ def audit(
     console.print(table)
 
 
+def _trend(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"[green]▲ {value:+.2f}[/]" if value > 0 else f"[red]▼ {value:+.2f}[/]" if value < 0 else "= 0.00"
+
+
+@app.command()
+def quality(
+    store: StoreOpt = DEFAULT_URL,
+    dataset: Annotated[str | None, typer.Option(help="Show one dataset's latest results in detail.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Quality scores per dataset, department and element (worst first), with their trend."""
+    from registry.store.quality import latest_results, quality_scores
+
+    db = _open_store(store)
+    if dataset:
+        rows = latest_results(db, dataset)
+        if as_json:
+            _emit(rows)
+            return
+        if not rows:
+            err.print(f"[red]no quality results for dataset '{dataset}'[/] (run its checks first)")
+            raise typer.Exit(1)
+        table = Table(title=f"{dataset}: latest results ({rows[0]['validated_at']})")
+        for column in ("expectation", "severity", "status", "unexpected", "%", "samples / message"):
+            table.add_column(column, overflow="fold")
+        order = {"error": 0, "failed": 1, "passed": 2}
+        for row in sorted(rows, key=lambda r: (order.get(r["status"], 3), r["key"])):
+            style = {"error": "magenta", "failed": "red", "passed": "green"}.get(row["status"], "")
+            pct = "" if row["unexpected_percent"] is None else f"{row['unexpected_percent']:.3f}"
+            detail = row["message"] if row["status"] == "error" else ", ".join(row["samples"][:5])
+            table.add_row(
+                row["key"],
+                row["severity"],
+                f"[{style}]{row['status']}[/]",
+                "" if row["unexpected_count"] is None else str(row["unexpected_count"]),
+                pct,
+                detail or "",
+            )
+        console.print(table)
+        return
+    scores = quality_scores(db)
+    if as_json:
+        _emit({kind: [s.to_json() for s in items] for kind, items in scores.items()})
+        return
+    if not scores["datasets"]:
+        console.print("no quality results yet: materialize the datasets (their checks store results)")
+        return
+    for kind, items in scores.items():
+        table = Table(title=f"quality by {kind[:-1]} (worst first)")
+        for column in (kind[:-1], "score", "trend", "passed", "failed", "errors", "rows", "validated"):
+            table.add_column(column, justify="right" if column not in (kind[:-1], "validated") else "left")
+        for s in items:
+            score = "—" if s.score is None else f"{s.score:.2f}"
+            table.add_row(
+                s.subject,
+                score,
+                _trend(s.trend),
+                str(s.passed),
+                str(s.failed),
+                f"[magenta]{s.errors}[/]" if s.errors else "0",
+                f"{s.rows:,}",
+                s.validated_at or "",
+            )
+        console.print(table)
+
+
 @app.command()
 def demo(
     home: Annotated[
