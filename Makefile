@@ -31,6 +31,7 @@ test: $(STAMP) browser lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/declarations.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/quality.py
 
 # Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
 lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import traceback
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 import expectations.custom  # noqa: F401 - registers govreg's expectations and DuckDB providers
@@ -157,6 +159,41 @@ def _outcome(registry: Registry, ds: Dataset, suite: str, result: Any, personal:
     )
 
 
+def _run_suite(batch: Any, suite: str, expectations_: Sequence[gxe.Expectation]) -> list[Any]:
+    """GX's results for ``expectations_``; one that raises out of GX's validation becomes an error result.
+
+    GX builds each expectation's metric dependencies outside its own exception handling, so an
+    unknown metric raises out of the whole suite: then run them one at a time.
+    """
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+
+    def run(items: Sequence[gxe.Expectation]) -> list[Any]:
+        gx_suite = gx.ExpectationSuite(name=suite, expectations=[e.copy(deep=True) for e in items])
+        return list(batch.validate(gx_suite, result_format=result_format).results)
+
+    def failed(expectation: gxe.Expectation, exc: Exception) -> Any:
+        info = {
+            "raised_exception": True,
+            "exception_message": f"{type(exc).__name__}: {exc}",
+            "exception_traceback": traceback.format_exc(),
+        }
+        config = expectation.copy(deep=True).configuration
+        return ExpectationValidationResult(success=False, expectation_config=config, exception_info=info)
+
+    try:
+        return run(expectations_)
+    except Exception as exc:
+        if len(expectations_) == 1:
+            return [failed(expectations_[0], exc)]
+    results: list[Any] = []
+    for expectation in expectations_:
+        try:
+            results += run([expectation])
+        except Exception as exc:
+            results.append(failed(expectation, exc))
+    return results
+
+
 def validate_table(
     registry: Registry,
     ds: Dataset,
@@ -180,12 +217,9 @@ def validate_table(
             .add_batch_definition_whole_table("whole")
             .get_batch()
         )
-        gx_suite = gx.ExpectationSuite(name=suite, expectations=[e.copy(deep=True) for e in expectations_])
-        result = batch.validate(
-            gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-        )
+        results = _run_suite(batch, suite, expectations_)
         personal = _personal_columns(registry, ds)
-        validation.outcomes = [_outcome(registry, ds, suite, r, personal) for r in result.results]
+        validation.outcomes = [_outcome(registry, ds, suite, r, personal) for r in results]
     finally:
         # Release the DuckDB file: Dagster's next step opens it with its own configuration, which
         # DuckDB refuses while any connection of another configuration is open in this process.

@@ -16,11 +16,12 @@ RIC_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
 def _weighted(alphabet: str, weights: list[int], arg: str) -> str:
-    """SQL: Σ value(char i) × weight i over the first len(weights) characters of ``arg``."""
-    return (
-        f"CAST(list_sum(list_transform(range({len(weights)}), lambda i: "
-        f"(strpos('{alphabet}', substr({arg}, i + 1, 1)) - 1) * {weights}[i + 1])) AS BIGINT)"
-    )
+    """SQL: Σ value(char i) × weight i over the first len(weights) characters of ``arg``.
+
+    Unrolled into plain arithmetic: a lambda over a list allocates per row and is ~20× slower.
+    """
+    terms = [f"(strpos('{alphabet}', substr({arg}, {i + 1}, 1)) - 1) * {w}" for i, w in enumerate(weights)]
+    return "(" + " + ".join(terms) + ")"
 
 
 MACROS: tuple[str, ...] = (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 import expectations.custom  # noqa: F401 - registers govreg's expectations with GX
 from registry.errors import Location, Problem
@@ -66,7 +67,10 @@ def load_suite(path: Path, registry: Registry) -> tuple[LoadedSuite | None, list
     problems: list[Problem] = []
     for index, raw in enumerate(data["expectations"]):
         try:
-            gx.ExpectationSuite(name="probe", expectations=[raw])
+            # GX logs and drops an expectation it cannot build instead of raising: ask for GX's reason
+            if not gx.ExpectationSuite(name="probe", expectations=[raw]).expectations:
+                ExpectationConfiguration(**raw).to_domain_obj()
+                raise ValueError("not a valid expectation")
         except Exception as exc:  # GX raises several kinds for an unknown type or bad arguments
             kind = raw.get("type") if isinstance(raw, dict) else raw
             problems.append(Problem("QA002", f"expectation #{index + 1} ({kind}): {exc}", Location(shown, 0)))

@@ -106,14 +106,16 @@ def run_demo(
     console.print(
         f"[bold]2. apply[/] to {store_url}: {counts['create']} created, {counts['update']} updated, "
         f"{counts['delete']} deleted, {applied.events} audit events; audit chain "
-        f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events)"
+        f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events)",
+        soft_wrap=True,
     )
 
     day = today or date.today()
     manifest = generate(registry, data, rows=rows, seed=seed, today=day)
     console.print(
         f"[bold]3. generate[/] {len(manifest.datasets)} extracts into {display_path(data)} (seed {seed}, "
-        f"{rows:,} rows in the largest; manifest.json lists the injected defects)"
+        f"{rows:,} rows in the largest; manifest.json lists the injected defects)",
+        soft_wrap=True,
     )
 
     settings = Settings(
@@ -130,7 +132,8 @@ def run_demo(
     console.print(
         f"[bold]4. materialize[/] job '{CITY_JOB}' (run {result.run_id[:8]}): {materialized} assets "
         f"materialized into {display_path(settings.warehouse)}"
-        + (f", [red]{len(failed)} failed: {', '.join(failed)}[/]" if failed else "")
+        + (f", [red]{len(failed)} failed: {', '.join(failed)}[/]" if failed else ""),
+        soft_wrap=True,
     )
 
     ds = registry.datasets[BAD_DATASET]
@@ -155,7 +158,9 @@ def run_demo(
         }
         if values:
             shown = ", ".join(f"{k.removeprefix('value/')}={v:g}" for k, v in list(values.items())[:6])
-            console.print(f"   indicator {materialization.asset_key.to_user_string()}: {shown}")
+            console.print(
+                f"   indicator {materialization.asset_key.to_user_string()}: {shown}", soft_wrap=True
+            )
 
     loads = [r for r in list_loads(store, limit=10_000) if r["started_at"] >= since]
     checks = _check_results(result)

@@ -19,10 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from registry.errors import DeclarationError, GovregError, Problem, sort_problems
+from registry.errors import DeclarationError, GovregError, Problem
 from registry.home import Registry
-from registry.load import display_path, load_home
-from registry.rules import check_rules
+from registry.load import check_home, display_path
 from registry.store import DEFAULT_URL, Store
 
 app = typer.Typer(
@@ -76,8 +75,7 @@ def _print_problems(problems: list[Problem]) -> None:
 
 
 def _checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registry, list[Problem]]:
-    registry, problems = load_home(home)
-    problems = sort_problems(problems + check_rules(registry, today))
+    registry, problems = check_home(home, today)
     if any(p.is_error for p in problems):
         if as_json:
             _emit({"ok": False, "problems": [p.to_json() for p in problems]})
@@ -105,8 +103,7 @@ def _stored_registry(store: Store) -> Registry:
 @app.command()
 def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOpt = None) -> None:
     """Check a registry home: every problem with file:line, rule code and what to do."""
-    registry, problems = load_home(home)
-    problems = sort_problems(problems + check_rules(registry, _today(today)))
+    registry, problems = check_home(home, _today(today))
     ok = not any(p.is_error for p in problems)
     if as_json:
         _emit(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from registry.errors import DeclarationError, Location, Problem
+from registry.errors import DeclarationError, Location, Problem, sort_problems
 from registry.home import Registry
 from registry.model import ENTITY_TYPES, Settings, Spec
 from registry.source import LineDict, LineList, error_line, error_text, parse_yaml
@@ -259,15 +260,37 @@ def load_home(home: str | Path) -> tuple[Registry, list[Problem]]:
     return registry, loader.problems
 
 
+def suite_problems(home: str | Path, registry: Registry) -> list[Problem]:
+    """Problems of the Great Expectations suites in ``<home>/suites`` (QA codes), if there are any.
+
+    Great Expectations is imported only when the home has suites: validating a home without
+    them stays fast.
+    """
+    folder = Path(home) / "suites"
+    if not folder.is_dir() or not any(folder.glob("*.json")):
+        return []
+    from expectations.suites import load_suites
+
+    return load_suites(Path(home), registry)[1]
+
+
+def check_home(home: str | Path, today: date | None = None) -> tuple[Registry, list[Problem]]:
+    """Load a home and run every check on it: shape, governance rules and suites."""
+    from registry.rules import check_rules
+
+    registry, problems = load_home(home)
+    problems += check_rules(registry, today)
+    if not any(p.is_error for p in problems):
+        problems += suite_problems(home, registry)
+    return registry, sort_problems(problems)
+
+
 def load_valid_home(home: str | Path) -> tuple[Registry, list[Problem]]:
     """Load and check a home; raise :class:`DeclarationError` with all problems on any error.
 
     Returns the registry and its warnings.
     """
-    from registry.rules import check_rules
-
-    registry, problems = load_home(home)
-    problems += check_rules(registry)
+    registry, problems = check_home(home)
     if any(p.is_error for p in problems):
         raise DeclarationError(problems)
     return registry, problems

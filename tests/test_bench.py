@@ -23,3 +23,15 @@ def test_declarations_bench_generates_a_valid_home_and_reports_ratios(capsys) ->
     assert (figures["departments"], figures["elements"], figures["datasets"]) == (4, 120, 12)
     assert figures["ratio_empty_store"] > 0 and figures["ratio_full_store"] > 0
     assert '"ratio_full_store"' in capsys.readouterr().out
+
+
+def test_ingest_bench_loads_both_encodings_and_reports_ratios() -> None:
+    figures = load("ingest").main(["--rows", "20000", "--repeat", "1", "--json"])
+    assert figures["rows"] == 20000
+    assert figures["ratio_utf8"] > 0 and figures["ratio_gbk"] > 0
+
+
+def test_quality_bench_counts_agree_with_the_hand_written_query() -> None:
+    figures = load("quality").main(["--rows", "50000", "--repeat", "1", "--json"])
+    assert figures["counts_agree"] is True and figures["errors"] == 0
+    assert figures["expectations"] >= 20 and figures["failed"] > 0
