@@ -1,0 +1,542 @@
+"""Column-level lineage of SQL, parsed with sqlglot against a known schema.
+
+One pass per statement: the statement is qualified (stars expanded, columns bound to their
+tables), its scopes are built once, and every output column is traced through the scopes with a
+memo, so CTEs and subqueries are resolved once however many outputs read them. Each edge has a
+kind — ``direct`` (the value is copied), ``transformation`` (an expression of it),
+``aggregation`` (an aggregate over it) or ``indirect`` (it is read by WHERE, JOIN, GROUP BY,
+HAVING, QUALIFY, ORDER BY or a window's PARTITION/ORDER, and shapes the output without flowing
+into it).
+
+Writes are understood for ``CREATE TABLE/VIEW AS``, ``INSERT … SELECT``, ``MERGE``,
+``UPDATE … FROM`` and ``SELECT … INTO``; a bare query writes to ``default_target`` (a view's
+name). In a script, temporary tables (``CREATE TEMP TABLE``, ``#tmp``) are carried through to
+the statements that read them, and forgotten when dropped.
+
+>>> [str(e) for e in extract_lineage("select a, sum(b) as s from t group by a", default_target="v",
+...     schema={"t": ["a", "b"]})[0].columns]
+['t.a -> v.a (direct)', 't.a -> v.a (indirect)', 't.a -> v.s (indirect)', 't.b -> v.s (aggregation)']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
+
+from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose
+
+SchemaInput = Mapping[str, Sequence[str]]
+Traced = dict[ColumnRef, str]  # base column → strongest kind along the path
+
+
+def table_name(table: exp.Table) -> str:
+    """``catalog.db.name`` as written: unquoted parts lower-cased, quoted ones kept."""
+    parts = []
+    for key in ("catalog", "db", "this"):
+        part = table.args.get(key)
+        if isinstance(part, exp.Identifier):
+            parts.append(part.name if part.quoted else part.name.lower())
+        elif isinstance(part, exp.Expr) and part.name:
+            parts.append(part.name.lower())
+    return ".".join(parts)
+
+
+def _column_name(identifier: exp.Expr | str) -> str:
+    if isinstance(identifier, exp.Identifier):
+        return identifier.name if identifier.quoted else identifier.name.lower()
+    return str(identifier.name if isinstance(identifier, exp.Expr) else identifier).lower()
+
+
+def _nested_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
+    """``{"db.table": [cols]}`` → sqlglot's nested ``{"db": {"table": {col: type}}}`` mapping."""
+    nested: dict[str, object] = {}
+    depth = max((len(k.split(".")) for k in schema), default=1)
+    for name, columns in schema.items():
+        parts = name.split(".")
+        parts = [""] * (depth - len(parts)) + parts if len(parts) < depth else parts
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[parts[-1]] = {c: "TEXT" for c in columns}
+    return nested
+
+
+@dataclass
+class _Tracer:
+    """Traces one qualified query's output columns to base-table columns."""
+
+    temp: Mapping[str, Mapping[str, Traced]]
+    temp_sources: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    memo: dict[tuple[int, str], Traced] = field(default_factory=dict)
+    unresolved: set[str] = field(default_factory=set)
+    visiting: set[tuple[int, str]] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+
+    def base(self, table: str, column: str) -> Traced:
+        """A column of a real table, or of a temporary table replaced by what it was built from."""
+        if table in self.temp:
+            self.sources.update(self.temp_sources.get(table, ()))
+            upstream = self.temp[table].get(column)
+            if upstream is None:
+                self.unresolved.add(f"{table}.{column}")
+                return {}
+            return dict(upstream)
+        self.sources.add(table)
+        return {ColumnRef(table, column): "direct"}
+
+    def output(self, scope: Scope, name: str) -> Traced:
+        """The base columns feeding output column ``name`` of ``scope``."""
+        key = (id(scope), name)
+        if key in self.memo:
+            return self.memo[key]
+        if key in self.visiting:  # a recursive CTE reading itself
+            return {}
+        self.visiting.add(key)
+        result: Traced = {}
+        if scope.set_operation_scopes:
+            position = self._position(scope, name)
+            for branch in scope.set_operation_scopes:
+                selects = _selects(branch)
+                if position is not None and position < len(selects):
+                    _merge(result, self.output(branch, selects[position].alias_or_name))
+        else:
+            projection = next((s for s in _selects(scope) if s.alias_or_name == name), None)
+            if projection is None:
+                self.unresolved.add(name)
+            else:
+                result = self.expression(scope, projection)
+        self.visiting.discard(key)
+        self.memo[key] = result
+        return result
+
+    @staticmethod
+    def _position(scope: Scope, name: str) -> int | None:
+        first = scope
+        while first.set_operation_scopes:
+            first = first.set_operation_scopes[0]
+        names = [s.alias_or_name for s in _selects(first)]
+        return names.index(name) if name in names else None
+
+    def expression(self, scope: Scope, node: exp.Expr) -> Traced:
+        """Base columns of an expression in ``scope``, with the kind of the whole expression."""
+        inner = node.this if isinstance(node, exp.Alias) else node
+        if isinstance(inner, exp.Column):
+            own = "direct"
+        elif inner.find(exp.AggFunc) is not None:
+            own = "aggregation"
+        else:
+            own = "transformation"
+        result: Traced = {}
+        for column in _columns_outside_subqueries(inner):
+            if _in_window_spec(column):
+                continue
+            for ref, kind in self.column(scope, column).items():
+                result[ref] = _stronger(result.get(ref), compose(own, kind))
+        for subquery in inner.find_all(exp.Subquery, exp.Select):
+            child = _scope_of(scope, subquery)
+            if child is not None:
+                for ref, kind in self._scope_values(child).items():
+                    result[ref] = _stronger(result.get(ref), compose("transformation", kind))
+        return result
+
+    def _scope_values(self, scope: Scope) -> Traced:
+        out: Traced = {}
+        for select in _selects(scope):
+            _merge(out, self.output(scope, select.alias_or_name))
+        return out
+
+    def column(self, scope: Scope, column: exp.Column) -> Traced:
+        """Resolve a column reference through the scope's sources."""
+        source_name = column.table
+        source = scope.sources.get(source_name) if source_name else None
+        if source is None and not source_name:
+            source = _udtf_providing(scope, column.name)
+        if source is None and not source_name and len(scope.sources) == 1:
+            source = next(iter(scope.sources.values()))
+        if source is None:
+            outer = scope.parent  # a correlated reference
+            while outer is not None and source is None:
+                source = outer.sources.get(source_name) if source_name else None
+                outer = outer.parent
+        if isinstance(source, Scope) and source.scope_type == ScopeType.UDTF:
+            return self.udtf(source)
+        if isinstance(source, Scope):
+            return self.output(source, column.name)
+        if source is None and not scope.sources and scope.scope_type == ScopeType.CTE:
+            return {}  # the recursive reference of a recursive CTE: its anchor is traced already
+        if isinstance(source, exp.Table):
+            return self.base(table_name(source), _column_name(column.this))
+        self.unresolved.add(column.sql())
+        return {}
+
+    def udtf(self, scope: Scope) -> Traced:
+        """Columns produced by UNNEST / LATERAL VIEW EXPLODE: a transformation of their input."""
+        out: Traced = {}
+        function = scope.expression
+        inner = function.this if isinstance(function, exp.Lateral) else function
+        for column in inner.find_all(exp.Column) if inner is not None else ():
+            for ref, kind in self.column(scope, column).items():
+                out[ref] = _stronger(out.get(ref), compose("transformation", kind))
+        return out
+
+    def indirect(self, scope: Scope) -> set[ColumnRef]:
+        """Columns a scope reads to filter, join, group, order or partition."""
+        refs: set[ColumnRef] = set()
+        query = scope.expression
+        clauses: list[exp.Expr] = []  # every clause is a parsed expression, never None
+        for key in ("where", "group", "having", "qualify", "order"):
+            clause = query.args.get(key)
+            if clause is not None:
+                clauses.append(clause)
+        for join in query.args.get("joins") or []:
+            for key in ("on", "using"):
+                part = join.args.get(key)
+                if isinstance(part, list):
+                    clauses.extend(part)
+                elif part is not None:
+                    clauses.append(part)
+        if not scope.is_root:  # windows of the outer query shape only their own output column
+            clauses += _window_specs(query)
+        aliases = {s.alias for s in _selects(scope) if isinstance(s, exp.Alias)}
+        order = query.args.get("order")
+        for clause in clauses:
+            for column in _columns_outside_subqueries(clause):
+                if clause is order and column.name in aliases:  # ORDER BY names an output first
+                    refs.update(self.output(scope, column.name))
+                else:
+                    refs.update(self.column(scope, column))
+            for subquery in clause.find_all(exp.Select) if isinstance(clause, exp.Expr) else ():
+                child = _scope_of(scope, subquery)
+                if child is not None:
+                    refs.update(self._scope_values(child))
+        return refs
+
+
+def _udtf_providing(scope: Scope, name: str) -> Scope | None:
+    """The LATERAL VIEW / UNNEST of ``scope`` whose column alias list names ``name``."""
+    for source in scope.sources.values():
+        if isinstance(source, Scope) and source.scope_type == ScopeType.UDTF:
+            alias = source.expression.args.get("alias")
+            columns = [c.name for c in alias.columns] if isinstance(alias, exp.TableAlias) else []
+            if name in columns:
+                return source
+    return None
+
+
+def _window_specs(node: exp.Expr) -> list[exp.Expr]:
+    """PARTITION BY and ORDER BY parts of the windows in ``node`` (not in its subqueries)."""
+    owner = node if isinstance(node, exp.Query) else _scope_owner(node)
+    specs: list[exp.Expr] = []
+    for window in node.find_all(exp.Window):
+        if _scope_owner(window) is not owner:
+            continue
+        specs.extend(window.args.get("partition_by") or [])
+        order = window.args.get("order")
+        if order is not None:
+            specs.append(order)
+    return specs
+
+
+def _selects(scope: Scope) -> list[exp.Expr]:
+    expression = scope.expression
+    return list(expression.selects) if isinstance(expression, exp.Query) else []
+
+
+def _merge(into: Traced, other: Traced) -> None:
+    for ref, kind in other.items():
+        into[ref] = _stronger(into.get(ref), kind)
+
+
+def _stronger(current: str | None, new: str) -> str:
+    return new if current is None else compose(current, new)
+
+
+def _scope_owner(node: exp.Expr) -> exp.Expr | None:
+    parent = node.parent
+    while parent is not None and not isinstance(parent, exp.Query):
+        parent = parent.parent
+    return parent
+
+
+def _columns_outside_subqueries(node: exp.Expr) -> Iterable[exp.Column]:
+    owner = node if isinstance(node, exp.Query) else _scope_owner(node)
+    for column in node.find_all(exp.Column):
+        if _scope_owner(column) is owner:
+            yield column
+
+
+def _in_window_spec(column: exp.Column) -> bool:
+    parent = column.parent
+    while parent is not None and not isinstance(parent, exp.Query):
+        if isinstance(parent, exp.Window):
+            spec = [*(parent.args.get("partition_by") or []), parent.args.get("order")]
+            return any(s is not None and (s is column or column in list(s.walk())) for s in spec)
+        parent = parent.parent
+    return False
+
+
+def _scope_of(scope: Scope, query: exp.Expr) -> Scope | None:
+    target = query.this if isinstance(query, exp.Subquery) else query
+    for child in scope.subquery_scopes:
+        if child.expression is target:
+            return child
+    return None
+
+
+@dataclass
+class _Script:
+    """State carried from statement to statement: known schema and temporary tables."""
+
+    dialect: str
+    schema: dict[str, list[str]]
+    default_target: str | None
+    temp: dict[str, dict[str, Traced]] = field(default_factory=dict)
+    temp_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def trace_query(
+        self,
+        query: exp.Expr,
+        target: str | None,
+        columns: Sequence[str] | None,
+        kind: str,
+        index: int,
+        sql: str,
+    ) -> StatementLineage:
+        qualified = qualify(
+            query.copy(),
+            dialect=self.dialect,
+            schema=_nested_schema(self.schema) or None,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
+        root = build_scope(qualified)
+        if root is None:
+            return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
+        tracer = _Tracer(self.temp, self.temp_sources)
+        outputs = [s.alias_or_name for s in _selects(_first(root))]
+        names = list(columns) if columns else outputs
+        edges: set[ColumnEdge] = set()
+        traced_by_target: dict[str, Traced] = {}
+        for position, output in enumerate(outputs):
+            traced = tracer.output(root, output)
+            name = names[position] if position < len(names) else output
+            traced_by_target[name] = traced
+            if target:
+                for ref, edge_kind in traced.items():
+                    edges.add(ColumnEdge(ref, ColumnRef(target, name), edge_kind))  # type: ignore[arg-type]
+        indirect: set[ColumnRef] = set()
+        for scope in root.traverse():
+            indirect |= tracer.indirect(scope)
+        if target:
+            for ref in indirect:
+                for name in traced_by_target:
+                    edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
+            first = _first(root)
+            for position, projection in enumerate(_selects(first)):
+                name = names[position] if position < len(names) else projection.alias_or_name
+                for spec in _window_specs(projection):
+                    for column in spec.find_all(exp.Column):
+                        for ref in tracer.column(first, column):
+                            edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
+        stars = [
+            star
+            for star in qualified.find_all(exp.Star)
+            if isinstance(star.parent, exp.Select)
+            or (isinstance(star.parent, exp.Column) and isinstance(star.parent.parent, exp.Select))
+        ]
+        partial = bool(tracer.unresolved) or bool(stars)
+        reason = None
+        if stars:
+            reason = "SELECT * over a table whose columns are unknown (give a schema)"
+        elif tracer.unresolved:
+            reason = "unresolved: " + ", ".join(sorted(tracer.unresolved)[:5])
+        if target:
+            self.schema[target] = names
+        lineage = StatementLineage(
+            index,
+            sql,
+            tuple(sorted(tracer.sources)),
+            (target,) if target else (),
+            tuple(sorted(edges)),
+            "partial" if partial else "ok",
+            reason,
+            kind=kind,
+        )
+        return lineage
+
+    def remember_temp(self, target: str, lineage: StatementLineage) -> None:
+        table: dict[str, Traced] = {}
+        for edge in lineage.columns:
+            if edge.kind == "indirect":
+                continue
+            traced = table.setdefault(edge.target.column, {})
+            traced[edge.source] = _stronger(traced.get(edge.source), edge.kind)
+        self.temp[target] = table
+        self.temp_sources[target] = lineage.sources
+
+
+def _first(scope: Scope) -> Scope:
+    while scope.set_operation_scopes:
+        scope = scope.set_operation_scopes[0]
+    return scope
+
+
+def _target_of(node: exp.Expr) -> tuple[str | None, list[str] | None]:
+    """(table, explicit column list) of an INSERT/CREATE target."""
+    if isinstance(node, exp.Schema):
+        table = node.this
+        columns = [_column_name(c if isinstance(c, exp.Identifier) else c.this) for c in node.expressions]
+        return (table_name(table) if isinstance(table, exp.Table) else None), columns or None
+    if isinstance(node, exp.Table):
+        return table_name(node), None
+    return None, None
+
+
+def _is_temp(create: exp.Create, name: str) -> bool:
+    props = create.args.get("properties")
+    temporary = bool(props and props.find(exp.TemporaryProperty))
+    return temporary or name.startswith("#")
+
+
+def _merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str]]:
+    """MERGE as a SELECT of the values it writes, over target JOIN source ON the condition."""
+    target = merge.this
+    using = merge.args.get("using")
+    selects: list[exp.Expr] = []
+    names: list[str] = []
+    for when in merge.args.get("whens", exp.Whens()).expressions:
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            for eq in then.expressions:
+                names.append(_column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this))
+                selects.append(eq.expression.copy())
+        elif isinstance(then, exp.Insert):
+            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
+            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
+            for column, value in zip(columns, values, strict=False):
+                names.append(_column_name(column.this if isinstance(column, exp.Column) else column))
+                selects.append(value.copy())
+    select = exp.select(*(exp.alias_(s, f"__c{i}") for i, s in enumerate(selects))).from_(target.copy())
+    select = select.join(using.copy(), on=merge.args.get("on").copy())  # type: ignore[union-attr]
+    return select, names
+
+
+def _update_query(update: exp.Update) -> tuple[exp.Select, list[str]]:
+    names = [
+        _column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this)
+        for eq in update.expressions
+    ]
+    select = exp.select(
+        *(exp.alias_(eq.expression.copy(), f"__c{i}") for i, eq in enumerate(update.expressions))
+    )
+    select = select.from_(update.this.copy())
+    source = update.args.get("from_") or update.args.get("from")
+    if source is not None:
+        for table in [source.this, *[j.this for j in source.args.get("joins") or []]]:
+            select = select.join(table.copy())
+    where = update.args.get("where")
+    if where is not None:
+        select = select.where(where.this.copy())
+    return select, names
+
+
+def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
+    if isinstance(statement, exp.Create):
+        target, columns = _target_of(statement.this)
+        query = statement.expression
+        kind = f"create {str(statement.args.get('kind') or '').lower()}".strip()
+        if target and columns and query is None:
+            script.schema[target] = columns
+        if query is None or not isinstance(query, exp.Query):
+            return StatementLineage(
+                index, sql, targets=(target,) if target else (), kind=kind, reason="no data flow"
+            )
+        lineage = script.trace_query(query, target, columns, kind, index, sql)
+        if target and _is_temp(statement, target):
+            script.remember_temp(target, lineage)
+        return lineage
+    if isinstance(statement, exp.Insert):
+        target, columns = _target_of(statement.this)
+        query = statement.expression
+        if not isinstance(query, exp.Query):
+            return StatementLineage(
+                index, sql, targets=(target,) if target else (), kind="insert", reason="no query (VALUES)"
+            )
+        if columns is None and target in script.schema and target not in script.temp:
+            columns = script.schema[target]
+        lineage = script.trace_query(query, target, columns, "insert", index, sql)
+        return lineage
+    if isinstance(statement, exp.Merge):
+        query, names = _merge_query(statement)
+        target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
+        return script.trace_query(query, target, names, "merge", index, sql)
+    if isinstance(statement, exp.Update):
+        query, names = _update_query(statement)
+        target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
+        return script.trace_query(query, target, names, "update", index, sql)
+    if isinstance(statement, exp.Drop):
+        name = table_name(statement.this) if isinstance(statement.this, exp.Table) else ""
+        script.temp.pop(name, None)
+        script.temp_sources.pop(name, None)
+        return StatementLineage(index, sql, kind="drop", reason="no data flow")
+    if isinstance(statement, exp.Query):
+        into = statement.args.get("into") if isinstance(statement, exp.Select) else None
+        if into is not None:
+            target = table_name(into.this)
+            query = statement.copy()
+            query.set("into", None)
+            lineage = script.trace_query(query, target, None, "select into", index, sql)
+            if into.args.get("temporary") or target.startswith("#"):
+                script.remember_temp(target, lineage)
+            return lineage
+        return script.trace_query(statement, script.default_target, None, "select", index, sql)
+    return StatementLineage(index, sql, kind=statement.key, reason="no data flow")
+
+
+def extract_lineage(
+    sql: str,
+    dialect: str = "duckdb",
+    schema: SchemaInput | None = None,
+    default_target: str | None = None,
+) -> list[StatementLineage]:
+    """Lineage of every statement of ``sql``; unparseable statements come back ``failed``."""
+    script = _Script(
+        dialect, {k.lower(): [c.lower() for c in v] for k, v in (schema or {}).items()}, default_target
+    )
+    try:
+        statements = sqlglot.parse(sql, read=dialect)
+    except ParseError as exc:
+        error = exc.errors[0] if exc.errors else {}
+        return [
+            StatementLineage(
+                0,
+                sql,
+                status="failed",
+                reason=str(error.get("description") or exc).split("\n")[0],
+                line=error.get("line"),
+                col=error.get("col"),
+            )
+        ]
+    except SqlglotError as exc:
+        return [StatementLineage(0, sql, status="failed", reason=str(exc).split("\n")[0])]
+    out = []
+    for index, statement in enumerate(s for s in statements if s is not None):
+        text = statement.sql(dialect=dialect)
+        try:
+            out.append(_statement(script, statement, index, text))
+        except SqlglotError as exc:
+            out.append(StatementLineage(index, text, status="failed", reason=str(exc).split("\n")[0]))
+        except Exception as exc:  # sqlglot raises plain errors on some constructs: keep them as data
+            out.append(
+                StatementLineage(
+                    index, text, status="failed", reason=f"{exc.__class__.__name__}: {exc}".split("\n")[0]
+                )
+            )
+    return out
