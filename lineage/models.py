@@ -68,6 +68,7 @@ class StatementLineage:
     col: int | None = None
     kind: str = ""  # the statement: select, create, insert, merge, update, ...
     notes: tuple[str, ...] = field(default=())
+    outputs: tuple[str, ...] = ()  # the target's columns, in order
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -368,6 +368,7 @@ class _Script:
             "partial" if partial else "ok",
             reason,
             kind=kind,
+            outputs=tuple(names[: len(outputs)]) if target else tuple(outputs),
         )
         return lineage
 

@@ -473,5 +473,151 @@ def demo(
         raise typer.Exit(1)
 
 
+def _lineage_schema(schema_file: Path | None, home: Path | None) -> dict[str, list[str]]:
+    """The columns to resolve ``*`` with: ``--schema``'s file, else the registry home's, else none."""
+    if schema_file is not None:
+        try:
+            data = json.loads(schema_file.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read {schema_file}: {exc}", param_hint="--schema") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(c, str) for c in v)
+            for k, v in data.items()
+        ):
+            raise typer.BadParameter(
+                f'{schema_file} must be a JSON object {{"table": ["column", ...]}}', param_hint="--schema"
+            )
+        return data
+    if home is None:
+        return {}
+    from lineage.schema import registry_schema
+
+    registry, problems = check_home(home)
+    if not (home / "registry.yaml").is_file() or any(p.is_error for p in problems):
+        err.print(f"[yellow]{display_path(home)} is not a valid registry home: its tables are not used[/]")
+        return {}
+    return registry_schema(registry)
+
+
+def _print_lineage(name: str, statements: list[Any]) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(name)}[/]: {len(statements)} statement{'s' * (len(statements) != 1)}")
+    styles = {"ok": "green", "partial": "yellow", "failed": "red"}
+    for s in statements:
+        where = f" at line {s.line}, column {s.col}" if s.line else ""
+        status = f"[{styles[s.status]}]{s.status}[/]"
+        kind = f" {s.kind}" if s.kind else ""
+        reason = f" — {escape(s.reason)}{where}" if s.reason else ""
+        console.print(f"statement {s.index + 1}{kind}: {status}{reason}", soft_wrap=True)
+        if s.sources or s.targets:
+            tables = Table(show_header=True)
+            tables.add_column("sources", overflow="fold")
+            tables.add_column("targets", overflow="fold")
+            tables.add_row("\n".join(s.sources) or "—", "\n".join(s.targets) or "—")
+            console.print(tables)
+        if s.columns:
+            edges = Table(show_header=True)
+            for column in ("source column", "target column", "kind"):
+                edges.add_column(column, overflow="fold")
+            for e in s.columns:
+                edges.add_row(str(e.source), str(e.target), e.kind)
+            console.print(edges)
+
+
+@app.command()
+def lineage(
+    files: Annotated[list[str], typer.Argument(help="SQL files; '-' reads standard input.")],
+    dialect: Annotated[str, typer.Option(help="SQL dialect (sqlglot's names).")] = "duckdb",
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help='JSON {"table": ["column", ...]} to expand * with.')
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="GOVREG_HOME", help="Registry home: its tables expand *."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Where a bare SELECT writes (default: the file's name without .sql; stdin: 'stdin')."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file.")] = False,
+) -> None:
+    """Column-level lineage of SQL files: what each statement reads and writes, column by column.
+
+    A statement that cannot be parsed is reported as failed, not an error; a file that cannot be
+    read is an error (exit 1, after the other files).
+    """
+    from lineage.parse import extract_lineage
+
+    known = _lineage_schema(schema, home)
+    missing = False
+    for name in files:
+        if name == "-":
+            text = sys.stdin.read()
+            default_target = target or "stdin"
+        else:
+            default_target = target or Path(name).stem
+            try:
+                text = Path(name).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.__class__.__name__
+                err.print(f"[red]{name}: cannot read ({reason})[/]", soft_wrap=True)
+                missing = True
+                continue
+        statements = extract_lineage(text, dialect, schema=known, default_target=default_target.lower())
+        if as_json:
+            line = {"file": name, "statements": [s.to_json() for s in statements]}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        else:
+            _print_lineage("<stdin>" if name == "-" else name, statements)
+    raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="Export format: openlineage.")] = "openlineage",
+    home: HomeOpt = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+) -> None:
+    """The lineage of every view and indicator as OpenLineage RunEvents, one JSON event a line."""
+    from lineage.openlineage import to_run_events
+    from lineage.parse import extract_lineage
+    from lineage.schema import registry_schema
+
+    if fmt != "openlineage":
+        raise typer.BadParameter(f"unknown format {fmt!r} (known: openlineage)", param_hint="--format")
+    registry, _ = _checked_home(home, None, False)
+    known = registry_schema(registry)
+    queries = {**registry.views, **registry.indicators}
+    statements = {
+        code: extract_lineage(q.query or "", q.dialect, schema=known, default_target=code)
+        for code, q in queries.items()
+    }
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        producer = f"https://pypi.org/project/govreg/{version('govreg')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        producer = "https://pypi.org/project/govreg/"
+    events = to_run_events(
+        statements,
+        namespace=f"govreg://{registry.settings.name}",
+        producer=producer,
+        queries={code: q.query or "" for code, q in queries.items()},
+        dialects={code: q.dialect for code, q in queries.items()},
+    )
+    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err.print(f"{len(events)} OpenLineage events written to {out}")
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()
+
+
+from registry import cli_impact  # noqa: E402,F401 - registers impact and coverage on the app

@@ -277,6 +277,22 @@ _RULES: tuple[Rule, ...] = (
         "the element must be unconditional, owned by the service's department, or granted to it "
         "by an approved, unexpired agreement",
     ),
+    Rule(
+        "GOV030",
+        "error",
+        "view or agreement exposes data without the grant its sources need",
+        "minimum necessary sharing",
+        "obtain an approved agreement for the source element, or drop the column from the view; the "
+        "path shows where the data comes from",
+    ),
+    Rule(
+        "GOV031",
+        "error",
+        "declassification not allowed",
+        "minimum necessary sharing",
+        "a level may be lowered only on an output column of the view that aggregates or masks its "
+        "sources, never on a direct copy",
+    ),
 )
 
 _INGEST: tuple[Rule, ...] = (

@@ -242,10 +242,20 @@ class _Query(Named):
     dialect: str = "duckdb"
 
 
+class Declassification(Spec):
+    """An explicit, audited rule lowering a view column's level (aggregation or masking only)."""
+
+    column: Text
+    security: Security | None = None
+    personal: Personal | None = None
+    reason: Text
+
+
 class View(_Query):
     """A derived dataset defined by SQL over other datasets; lineage is parsed, never declared."""
 
     kind: ClassVar[str] = "view"
+    declassify: tuple[Declassification, ...] = ()
 
 
 class Indicator(_Query):

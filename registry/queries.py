@@ -114,3 +114,56 @@ def department_detail(r: Registry, code: str) -> dict[str, Any] | None:
         "views": sorted(c for c, v in r.views.items() if v.owner == code),
         "services": sorted(c for c, s in r.services.items() if s.department == code),
     }
+
+
+def impact(r: Registry, edges: list[Any], element_code: str, depth: int = 10) -> dict[str, Any] | None:
+    """From an element: the columns carrying it, everything downstream of them, the views and
+    indicators affected, and the departments that consume any of it through agreements."""
+    from lineage.graph import LineageGraph, Node
+
+    element = r.elements.get(element_code)
+    if element is None:
+        return None
+    graph = LineageGraph(edges)
+    columns = [Node(ds.code, element_code) for ds in r.datasets.values() if ds.column_for(element_code)]
+    downstream: dict[Node, dict[str, Any]] = {}
+    for start in columns:
+        for step in graph.walk(start, "downstream", depth=depth):
+            if step.depth == 0:
+                continue
+            entry = downstream.setdefault(
+                step.node,
+                {"column": str(step.node), "depth": step.depth, "via": set(), "from": str(step.parent)},
+            )
+            entry["via"] |= set(step.via)
+            entry["depth"] = min(entry["depth"], step.depth)
+    tables = {n.table for n in downstream}
+    views = sorted(t for t in tables if t in r.views)
+    indicators = sorted(t for t in tables if t in r.indicators)
+    datasets = sorted({n.table for n in columns})
+    consumers: dict[str, set[str]] = {}
+    for agr in r.agreements.values():
+        reasons = set()
+        if element_code in agr.elements:
+            reasons.add(f"element {element_code}")
+        reasons |= {f"dataset {d}" for d in agr.datasets if d in datasets}
+        reasons |= {f"view {v}" for v in agr.datasets if v in views}
+        if reasons:
+            consumers.setdefault(agr.consumer, set()).update(f"{agr.code}: {x}" for x in reasons)
+    return {
+        "element": element_code,
+        "name": element.name,
+        "name_en": element.name_en,
+        "owner": element.owner,
+        "columns": [str(c) for c in columns],
+        "downstream": [
+            {**v, "via": sorted(v["via"])}
+            for _, v in sorted(downstream.items(), key=lambda kv: (kv[1]["depth"], str(kv[0])))
+        ],
+        "views": views,
+        "indicators": indicators,
+        "view_owners": sorted(
+            {r.views[v].owner for v in views} | {r.indicators[i].owner for i in indicators}
+        ),
+        "consumers": {d: sorted(x) for d, x in sorted(consumers.items())},
+    }

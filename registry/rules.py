@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import date
+from typing import Any
 
 from registry.checkdigit import is_valid
 from registry.errors import Location, Problem, sort_problems
@@ -306,9 +307,11 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
                 )
         for dataset_code in agr.datasets:
             dataset = r.datasets.get(dataset_code)
+            if dataset is None and dataset_code in r.views:
+                continue
             if dataset is None:
                 yield _p("GOV002", f"agreement '{code}' names unknown dataset '{dataset_code}'", agr)
-            elif dataset.sharing == SharingType.NOT_SHARED:
+            elif dataset.sharing == SharingType.NOT_SHARED:  # views are checked by exposure()
                 yield _p(
                     "GOV009", f"agreement '{code}' grants dataset '{dataset_code}', which is not shared", agr
                 )
@@ -393,6 +396,63 @@ def orphans(r: Registry, today: date) -> Iterator[Problem]:
             yield _p("GOV027", f"element '{code}' is collected but still {element.status}", element)
 
 
+def exposure(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV030 views or agreements exposing data without grants; GOV031 declassification misuse.
+
+    Lineage is parsed from the views' SQL; only value-carrying edges count (indirect ones do not).
+    """
+    if not r.views:
+        return
+    from lineage.propagate import Propagation
+    from lineage.views import RegistryLineage
+
+    propagation = Propagation(r, RegistryLineage(r))
+    for problem in propagation.problems:
+        yield _p("GOV031", f"view '{problem.view}': {problem.message}", r.views[problem.view])
+    for code, view in r.views.items():
+        yield from _exposed(r, today, propagation, code, view.owner, f"view '{code}' of '{view.owner}'", view)
+    for code, agr in r.agreements.items():
+        for granted in agr.datasets:
+            if granted in r.views and agr.is_valid_on(today):
+                yield from _exposed(
+                    r,
+                    today,
+                    propagation,
+                    granted,
+                    agr.consumer,
+                    f"agreement '{code}' granting view '{granted}' to '{agr.consumer}'",
+                    agr,
+                )
+
+
+def _exposed(
+    r: Registry, today: date, propagation: Any, view: str, department: str, label: str, where: Spec
+) -> Iterator[Problem]:
+    reported: set[str] = set()
+    for column, classification in propagation.view_columns(view):
+        for element_code in sorted(classification.elements - reported):
+            element = r.elements.get(element_code)
+            if element is None or _service_may_share(r, department, element, today):
+                continue
+            reported.add(element_code)
+            path = next(
+                (
+                    p
+                    for p in classification.paths
+                    if p.startswith(
+                        tuple(f"{ds}.{element_code} " for ds in r.providers.get(element_code, ()))
+                    )
+                ),
+                f"{element_code} -> {view}.{column}",
+            )
+            yield _p(
+                "GOV030",
+                f"{label} exposes '{element_code}' ({element.sharing}, owner '{element.owner}') "
+                f"without a grant: {path}",
+                where,
+            )
+
+
 RULE_CHECKS: tuple[Rule, ...] = (
     identifiers,
     departments,
@@ -408,6 +468,7 @@ RULE_CHECKS: tuple[Rule, ...] = (
     services,
     queries,
     orphans,
+    exposure,
 )
 
 

@@ -19,6 +19,7 @@ from registry.home import Registry
 from registry.plan import Change, Plan, make_plan
 from registry.store import audit
 from registry.store.db import Store
+from registry.store.lineage import write_registry_lineage
 from registry.store.rows import CHILD_TABLES, child_rows, digest, entity_columns, home_specs
 from registry.store.schema import ENTITY_TABLES, changes, metadata
 
@@ -64,6 +65,7 @@ def apply_registry(
             _write(conn, section, action, list(group), change_id, stamp)
         if fault:
             fault("entities")
+        write_registry_lineage(conn, registry, change_id)  # derived from what was just written
         events = (audit.NewEvent(c.action, c.kind, c.code, c.before, c.after) for c in plan.changes)
         written = audit.append_events(conn, events, actor=actor, reason=reason, change_id=change_id, ts=stamp)
         if fault:

@@ -227,3 +227,35 @@ Index(
     quality_results.c.key,
     quality_results.c.validated_at,
 )
+
+lineage_statements = Table(
+    "lineage_statements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin_kind", String(16), nullable=False),  # view, indicator, file
+    Column("origin", Text, nullable=False),
+    Column("department", CODE, nullable=True, index=True),
+    Column("dialect", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("sql", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("line", Integer, nullable=True),
+    Column("col", Integer, nullable=True),
+    Column("sources", Text, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("change_id", Integer, nullable=True),
+)
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("statement_id", Integer, ForeignKey("lineage_statements.id", ondelete="CASCADE"), nullable=False),
+    Column("source_table", CODE, nullable=False),
+    Column("source_column", CODE, nullable=False),
+    Column("target_table", CODE, nullable=False),
+    Column("target_column", CODE, nullable=False),
+    Column("kind", String(16), nullable=False),
+)
+Index("ix_lineage_edges_source", lineage_edges.c.source_table, lineage_edges.c.source_column)
+Index("ix_lineage_edges_target", lineage_edges.c.target_table, lineage_edges.c.target_column)

@@ -1,0 +1,98 @@
+"""``govreg impact`` and ``govreg coverage``: what a change to an element touches, and how much SQL
+the lineage parser understood. Registered on the main ``govreg`` app by importing this module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from registry.cli import (
+    DEFAULT_URL,
+    JsonOpt,
+    StoreOpt,
+    _emit,
+    _open_store,
+    _stored_registry,
+    app,
+    console,
+    err,
+)
+
+
+@app.command()
+def impact(
+    element: str,
+    store: StoreOpt = DEFAULT_URL,
+    depth: Annotated[int, typer.Option(help="How many hops downstream to follow.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Everything a change to ELEMENT touches: columns, downstream columns, views, consumers."""
+    from registry.queries import impact as compute
+    from registry.store.lineage import read_edges
+
+    db = _open_store(store)
+    result = compute(_stored_registry(db), read_edges(db), element, depth=depth)
+    if result is None:
+        err.print(f"[red]no element '{element}' in the store[/] (apply the home first?)")
+        raise typer.Exit(1)
+    if as_json:
+        _emit(result)
+        return
+    tree = Tree(f"[bold]{element}[/] {result['name']} / {result['name_en']} — owner {result['owner']}")
+    columns = tree.add(f"carried by {len(result['columns'])} column(s)")
+    for column in result["columns"]:
+        columns.add(column)
+    down = tree.add(f"{len(result['downstream'])} downstream column(s)")
+    for item in result["downstream"]:
+        down.add(
+    """Stored SQL statements parsed fully, partially or not at all, by department and dialect."""
+        )
+    tree.add(
+        f"views: {', '.join(result['views']) or '—'}; indicators: {', '.join(result['indicators']) or '—'}"
+    )
+    consumers = tree.add(f"{len(result['consumers'])} consuming department(s)")
+    for dept, reasons in result["consumers"].items():
+        node = consumers.add(dept)
+        for reason in reasons:
+            node.add(reason)
+    console.print(tree)
+
+
+@app.command()
+def coverage(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """How many stored SQL statements parsed fully, partially or not at all, by department and dialect."""
+    from registry.store.lineage import coverage as compute
+    from registry.store.lineage import statements
+
+    rows = statements(_open_store(store))
+    result = compute(rows)
+    if as_json:
+        _emit(
+            {
+                **result,
+                "failed": [
+                    {
+                        k: r[k]
+                        for k in ("origin_kind", "origin", "position", "status", "reason", "line", "col")
+                    }
+                    for r in rows
+                    if r["status"] != "ok"
+                ],
+            }
+        )
+        return
+    for kind, counts in result.items():
+        table = Table(title=f"lineage coverage by {kind[:-1]}")
+        for column in (kind[:-1], "ok", "partial", "failed"):
+            table.add_column(column, justify="left" if column == kind[:-1] else "right")
+        for key, c in counts.items():
+            table.add_row(key, str(c["ok"]), str(c["partial"]), str(c["failed"]))
+        console.print(table)
+    for r in rows:
+        if r["status"] != "ok":
+            console.print(
+                f"[yellow]{r['status']}[/] {r['origin_kind']} {r['origin']} #{r['position']}: {r['reason']}"
+            )
