@@ -47,9 +47,8 @@ def impact(
         columns.add(column)
     down = tree.add(f"{len(result['downstream'])} downstream column(s)")
     for item in result["downstream"]:
-        down.add(
-    """Stored SQL statements parsed fully, partially or not at all, by department and dialect."""
-        )
+        via = ", ".join(item["via"])
+        down.add(f"{item['column']}  [dim](depth {item['depth']}, {via}, from {item['from']})[/]")
     tree.add(
         f"views: {', '.join(result['views']) or '—'}; indicators: {', '.join(result['indicators']) or '—'}"
     )
@@ -63,7 +62,7 @@ def impact(
 
 @app.command()
 def coverage(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
-    """How many stored SQL statements parsed fully, partially or not at all, by department and dialect."""
+    """Stored SQL statements parsed fully, partially or not at all, by department and dialect."""
     from registry.store.lineage import coverage as compute
     from registry.store.lineage import statements
 
