@@ -19,6 +19,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from lineage.tables import tables_read
+from lineage.views import QueryLineage, RegistryLineage
 from pipelines.ingest import IngestError, ingest_file
 from pipelines.ingest.cast import ident, target_type
 from pipelines.resources import GovregResource, landing_files, landing_folder
@@ -178,16 +179,45 @@ def query_deps(query: View | Indicator, keys: Mapping[str, dg.AssetKey]) -> list
     return sorted((keys[t] for t in tables_read(query.query or "", query.dialect) if t in keys), key=str)
 
 
-def view_asset(registry: Registry, view: View, keys: Mapping[str, dg.AssetKey]) -> dg.AssetsDefinition:
+def column_lineage(
+    parsed: QueryLineage | None, keys: Mapping[str, dg.AssetKey]
+) -> dg.TableColumnLineage | None:
+    """``dagster/column_lineage`` from parsed lineage: the value-carrying sources of each column."""
+    if parsed is None:
+        return None
+    deps: dict[str, set[tuple[str, str]]] = {}
+    for edge in parsed.edges:
+        if edge.kind != "indirect" and edge.source.table in keys and edge.target.table == parsed.code:
+            deps.setdefault(edge.target.column, set()).add((edge.source.table, edge.source.column))
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [dg.TableColumnDep(asset_key=keys[t], column_name=c) for t, c in sorted(sources)]
+            for column, sources in sorted(deps.items())
+        }
+    )
+
+
+def view_asset(
+    registry: Registry, view: View, keys: Mapping[str, dg.AssetKey], parsed: QueryLineage | None = None
+) -> dg.AssetsDefinition:
+    lineage_meta = column_lineage(parsed, keys)
+    deps = (
+        sorted({keys[t] for t in parsed.sources if t in keys}, key=str) if parsed else query_deps(view, keys)
+    )
+    metadata: dict[str, Any] = {"dagster/table_name": f"warehouse.main.{view.code}"}
+    if lineage_meta is not None:
+        metadata["dagster/column_lineage"] = lineage_meta
+        metadata["govreg/lineage_status"] = parsed.status if parsed else "unparsed"
+
     @dg.asset(
         key=query_key(view),
         group_name=view.owner,
         description=f"{view.name} / {view.name_en}\n\n{view.description}\n\n```sql\n{view.query}\n```",
         owners=_owners(registry, view.owner),
         kinds={"duckdb", "sql"},
-        deps=query_deps(view, keys),
+        deps=deps,
         tags={"govreg/kind": "view"},
-        metadata={"dagster/table_name": f"warehouse.main.{view.code}"},
+        metadata=metadata,
         pool=POOL,
     )
     def _view(duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -198,8 +228,13 @@ def view_asset(registry: Registry, view: View, keys: Mapping[str, dg.AssetKey]) 
             rows = con.execute(f"SELECT count(*) FROM {ident(view.code)}").fetchone()
             described = con.execute(f"DESCRIBE {ident(view.code)}").fetchall()
         schema = dg.TableSchema(columns=[dg.TableColumn(name=d[0], type=str(d[1])) for d in described])
+        extra = {"dagster/column_lineage": lineage_meta} if lineage_meta is not None else {}
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": int(rows[0]) if rows else 0, "dagster/column_schema": schema}
+            metadata={
+                "dagster/row_count": int(rows[0]) if rows else 0,
+                "dagster/column_schema": schema,
+                **extra,
+            }
         )
 
     return _view
@@ -247,6 +282,7 @@ def indicator_asset(
 def build_assets(registry: Registry, data: Path) -> list[dg.AssetsDefinition]:
     keys = table_keys(registry)
     assets = [dataset_asset(registry, ds, data) for ds in registry.datasets.values()]
-    assets += [view_asset(registry, v, keys) for v in registry.views.values()]
+    parsed = RegistryLineage(registry)
+    assets += [view_asset(registry, v, keys, parsed.view(v.code)) for v in registry.views.values()]
     assets += [indicator_asset(registry, i, keys) for i in registry.indicators.values()]
     return assets
