@@ -491,9 +491,12 @@ def _lineage_schema(schema_file: Path | None, home: Path | None) -> dict[str, li
     if home is None:
         return {}
     from lineage.schema import registry_schema
+    from registry.load import load_home
+    from registry.rules import check_rules
 
-    registry, problems = check_home(home)
-    if not (home / "registry.yaml").is_file() or any(p.is_error for p in problems):
+    registry, problems = load_home(home)  # the declarations and rules; quality suites are not needed
+    problems += check_rules(registry)
+    if not home.is_dir() or any(p.is_error for p in problems):
         err.print(f"[yellow]{display_path(home)} is not a valid registry home: its tables are not used[/]")
         return {}
     return registry_schema(registry)

@@ -58,7 +58,7 @@ def test_a_view_exposing_conditional_data_without_a_grant_is_flagged_with_its_pa
     agreements = home / "agreements" / "agreements.yaml"
     text = agreements.read_text(encoding="utf-8")
     agreements.write_text(text[: text.index("  # Found by GOV030")], encoding="utf-8")
-    registry, problems = load_home(home)
+    registry, _ = load_home(home)
     found = [p for p in check_rules(registry, TODAY) if p.code == "GOV030"]
     assert len(found) == 1
     assert "tax_payment.tax_paid_amount -> enterprise_360.tax_paid_amount" in found[0].message
@@ -155,7 +155,7 @@ def test_view_assets_carry_column_lineage(city) -> None:  # type: ignore[no-unty
     from pipelines.definitions import build_definitions
     from pipelines.resources import Settings
 
-    registry, parsed = city
+    _, parsed = city
     specs = {s.key: s for s in build_definitions(Settings.from_env()).resolve_all_asset_specs()}
     spec = specs[dg.AssetKey(["big_data_center", "enterprise_360"])]
     lineage = spec.metadata["dagster/column_lineage"]
