@@ -77,6 +77,7 @@ class _Tracer:
     unresolved: set[str] = field(default_factory=set)
     visiting: set[tuple[int, str]] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
+    extra_indirect: set[ColumnRef] = field(default_factory=set)
 
     def base(self, table: str, column: str) -> Traced:
         """A column of a real table, or of a temporary table replaced by what it was built from."""
@@ -101,9 +102,15 @@ class _Tracer:
         result: Traced = {}
         if scope.set_operation_scopes:
             position = self._position(scope, name)
-            for branch in scope.set_operation_scopes:
+            removing = isinstance(scope.expression, exp.Except)
+            for number, branch in enumerate(scope.set_operation_scopes):
                 selects = _selects(branch)
-                if position is not None and position < len(selects):
+                if position is None:
+                    continue
+                if removing and number > 0:  # EXCEPT / MINUS: the right side only removes rows
+                    for select in selects:
+                        self.extra_indirect.update(self.output(branch, select.alias_or_name))
+                elif position < len(selects):
                     _merge(result, self.output(branch, selects[position].alias_or_name))
         else:
             projection = next((s for s in _selects(scope) if s.alias_or_name == name), None)
@@ -126,16 +133,17 @@ class _Tracer:
     def expression(self, scope: Scope, node: exp.Expr) -> Traced:
         """Base columns of an expression in ``scope``, with the kind of the whole expression."""
         inner = node.this if isinstance(node, exp.Alias) else node
-        if isinstance(inner, exp.Column):
-            own = "direct"
-        elif inner.find(exp.AggFunc) is not None:
-            own = "aggregation"
-        else:
-            own = "transformation"
         result: Traced = {}
         for column in _columns_outside_subqueries(inner):
             if _in_window_spec(column):
                 continue
+            own = (
+                "direct"
+                if column is inner
+                else "aggregation"
+                if _aggregated(column, inner)
+                else "transformation"
+            )
             for ref, kind in self.column(scope, column).items():
                 result[ref] = _stronger(result.get(ref), compose(own, kind))
         for subquery in inner.find_all(exp.Subquery, exp.Select):
@@ -218,6 +226,21 @@ class _Tracer:
         return refs
 
 
+ANALYTIC = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+
+
+def _aggregated(column: exp.Column, top: exp.Expr) -> bool:
+    """Whether the column sits inside an aggregate (not an analytic like LAG) below ``top``."""
+    parent = column.parent
+    while parent is not None:
+        if isinstance(parent, exp.AggFunc) and not isinstance(parent, ANALYTIC):
+            return True
+        if parent is top:
+            return False
+        parent = parent.parent
+    return False
+
+
 def _udtf_providing(scope: Scope, name: str) -> Scope | None:
     """The LATERAL VIEW / UNNEST of ``scope`` whose column alias list names ``name``."""
     for source in scope.sources.values():
@@ -298,6 +321,7 @@ class _Script:
     default_target: str | None
     temp: dict[str, dict[str, Traced]] = field(default_factory=dict)
     temp_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    temp_indirect: dict[str, set[ColumnRef]] = field(default_factory=dict)
 
     def trace_query(
         self,
@@ -331,9 +355,18 @@ class _Script:
             if target:
                 for ref, edge_kind in traced.items():
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), edge_kind))  # type: ignore[arg-type]
-        indirect: set[ColumnRef] = set()
+        indirect: set[ColumnRef] = set(tracer.extra_indirect)
         for scope in root.traverse():
             indirect |= tracer.indirect(scope)
+            for source in scope.sources.values():
+                if isinstance(source, exp.Table):
+                    name = table_name(source)
+                    if name in self.temp:
+                        tracer.sources.update(self.temp_sources.get(name, ()))
+                        indirect |= self.temp_indirect.get(name, set())
+                    elif name:
+                        tracer.sources.add(name)
+        indirect |= tracer.extra_indirect
         if target:
             for ref in indirect:
                 for name in traced_by_target:
@@ -381,6 +414,7 @@ class _Script:
             traced[edge.source] = _stronger(traced.get(edge.source), edge.kind)
         self.temp[target] = table
         self.temp_sources[target] = lineage.sources
+        self.temp_indirect[target] = {e.source for e in lineage.columns if e.kind == "indirect"}
 
 
 def _first(scope: Scope) -> Scope:
@@ -483,9 +517,12 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
         target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
         return script.trace_query(query, target, names, "update", index, sql)
     if isinstance(statement, exp.Drop):
-        name = table_name(statement.this) if isinstance(statement.this, exp.Table) else ""
-        script.temp.pop(name, None)
-        script.temp_sources.pop(name, None)
+        dropped = [*(statement.args.get("tables") or []), statement.this]
+        for table in dropped:
+            if isinstance(table, exp.Table):
+                script.temp.pop(table_name(table), None)
+                script.temp_sources.pop(table_name(table), None)
+                script.temp_indirect.pop(table_name(table), None)
         return StatementLineage(index, sql, kind="drop", reason="no data flow")
     if isinstance(statement, exp.Query):
         into = statement.args.get("into") if isinstance(statement, exp.Select) else None
