@@ -52,8 +52,10 @@ class LineageGraph:
         self._down: dict[Node, dict[Node, set[str]]] = {}
         self._up: dict[Node, dict[Node, set[str]]] = {}
         for e in self.edges:
-            for source, target in ((Node(e.source.table, e.source.column), Node(e.target.table, e.target.column)),
-                                   (Node(e.source.table), Node(e.target.table))):
+            for source, target in (
+                (Node(e.source.table, e.source.column), Node(e.target.table, e.target.column)),
+                (Node(e.source.table), Node(e.target.table)),
+            ):
                 if source == target:
                     continue
                 self._down.setdefault(source, {}).setdefault(target, set()).add(e.kind)

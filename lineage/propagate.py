@@ -79,30 +79,48 @@ class Propagation:
             for edge in query.edges:
                 if edge.kind == "indirect" or edge.target.table != view.code:
                     continue
-                source = self.columns.get(edge.source) or _base(self.registry, edge.source.table, edge.source.column)
+                source = self.columns.get(edge.source) or _base(
+                    self.registry, edge.source.table, edge.source.column
+                )
                 column = edge.target.column
                 kinds.setdefault(column, set()).add(edge.kind)
                 if source is not None:
                     parts.setdefault(column, []).append(source)
-                    trail = [f"{p} -> {edge.target}" for p in source.paths] or [f"{edge.source} -> {edge.target}"]
+                    trail = [f"{p} -> {edge.target}" for p in source.paths] or [
+                        f"{edge.source} -> {edge.target}"
+                    ]
                     paths.setdefault(column, []).extend(trail)
             for column in self.lineage.schema.get(view.code, []):
-                self.columns[ColumnRef(view.code, column)] = _combine(parts.get(column, []), paths.get(column, []))
+                self.columns[ColumnRef(view.code, column)] = _combine(
+                    parts.get(column, []), paths.get(column, [])
+                )
             for rule in view.declassify:
                 ref = ColumnRef(view.code, rule.column)
                 current = self.columns.get(ref)
                 if current is None:
-                    self.problems.append(DeclassificationProblem(view.code, rule.column,
-                                                                 f"'{rule.column}' is not an output column"))
+                    self.problems.append(
+                        DeclassificationProblem(
+                            view.code, rule.column, f"'{rule.column}' is not an output column"
+                        )
+                    )
                     continue
                 if "direct" in kinds.get(rule.column, set()):
-                    self.problems.append(DeclassificationProblem(
-                        view.code, rule.column, f"'{rule.column}' copies its source directly; only aggregated "
-                        "or masked columns may be declassified"))
+                    self.problems.append(
+                        DeclassificationProblem(
+                            view.code,
+                            rule.column,
+                            f"'{rule.column}' copies its source directly; only aggregated "
+                            "or masked columns may be declassified",
+                        )
+                    )
                     continue
                 self.columns[ref] = Classification(
-                    rule.security or current.security, rule.personal or current.personal, current.sharing,
-                    current.elements, current.paths, rule.reason,
+                    rule.security or current.security,
+                    rule.personal or current.personal,
+                    current.sharing,
+                    current.elements,
+                    current.paths,
+                    rule.reason,
                 )
             del key
 

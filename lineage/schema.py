@@ -50,7 +50,7 @@ def output_columns(
         qualified = qualify(
             tree,
             dialect=dialect,
-            schema=_nested(lowered) or None,
+            schema=sqlglot_schema(lowered) or None,
             validate_qualify_columns=False,
             quote_identifiers=False,
             identify=False,
@@ -68,7 +68,7 @@ def output_columns(
     return list(seen)
 
 
-def _nested(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
+def sqlglot_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
     """``{"db.table": [cols]}`` → sqlglot's ``{"db": {"table": {col: type}}}``, all names equally deep."""
     nested: dict[str, object] = {}
     depth = max((len(k.split(".")) for k in schema), default=1)
