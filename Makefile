@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/declarations.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/lineage.py
 
 # Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
 lock:
