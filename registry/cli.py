@@ -624,3 +624,4 @@ def main() -> None:  # pragma: no cover - console-script shim
 
 
 from registry import cli_impact  # noqa: E402,F401 - registers impact and coverage on the app
+from registry.cli_serve import token_app as _token_app  # noqa: E402,F401 - registers serve and token

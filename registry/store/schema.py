@@ -259,3 +259,17 @@ lineage_edges = Table(
 )
 Index("ix_lineage_edges_source", lineage_edges.c.source_table, lineage_edges.c.source_column)
 Index("ix_lineage_edges_target", lineage_edges.c.target_table, lineage_edges.c.target_column)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("department", CODE, nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("label", NAME, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Column("last_used_at", TS, nullable=True),
+)

@@ -1,0 +1,151 @@
+"""The ASGI app: ``/graphql`` (POST and GET; GraphiQL for browsers) and ``/healthz``.
+
+Requests are authenticated with ``Authorization: Bearer <token>`` (401 without a valid one).
+Each request runs in a worker thread with one read connection to the metadata store; the body
+is refused over ``max_body`` bytes (413).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from registry.api.context import RegistryCache, RequestContext
+from registry.api.errors import ErrorCode, error_json
+from registry.api.schema import Limits, run
+from registry.store.db import Store
+from registry.store.tokens import touch_token, verify_token
+
+MAX_BODY = 256 * 1024
+
+GRAPHIQL = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <title>govreg GraphiQL</title>
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="https://unpkg.com/graphiql@3.7.1/graphiql.min.css" />
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
+  <script crossorigin src="https://unpkg.com/graphiql@3.7.1/graphiql.min.js"></script>
+  <script>
+    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+    ReactDOM.createRoot(document.getElementById("graphiql")).render(
+      React.createElement(GraphiQL, {
+        fetcher,
+        defaultHeaders: '{"Authorization": "Bearer <your token>"}',
+        defaultQuery:
+          "{ me { department role } elements(first: 5) { edges { node { code name owner { name } } } } }",
+      })
+    );
+  </script>
+</body>
+</html>
+"""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limits()) -> Starlette:
+    registries = RegistryCache(store)
+
+    def execute(token_text: str, params: dict[str, Any], read_only: bool) -> tuple[int, dict[str, Any]]:
+        with store.read() as conn:
+            token = verify_token(store, token_text, conn)
+            if token is None:
+                return 401, error_json(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
+            context = RequestContext(store=store, conn=conn, token=token, registries=registries)
+            result = run(
+                context,
+                params["query"],
+                params.get("variables"),
+                params.get("operationName"),
+                read_only=read_only,
+                limits=limits,
+            )
+        touch_token(store, token)
+        return 200, dict(result.formatted)
+
+    async def graphql(request: Request) -> Response:
+        if (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and not request.query_params
+        ):
+            return HTMLResponse(GRAPHIQL)
+        auth = request.headers.get("authorization", "")
+        scheme, _, token_text = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token_text.strip():
+            return _json(401, error_json(ErrorCode.UNAUTHENTICATED, "a bearer token is required"))
+        try:
+            params = await _params(request, max_body)
+        except _TooLarge:
+            return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body} bytes"))
+        except ValueError as exc:
+            return _json(400, error_json(ErrorCode.INVALID, str(exc)))
+        status, body = await run_in_threadpool(execute, token_text.strip(), params, request.method == "GET")
+        return _json(status, body)
+
+    async def healthz(request: Request) -> Response:
+        version = await run_in_threadpool(store.schema_version)
+        return JSONResponse({"status": "ok", "schema": version})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _params(request: Request, limit: int) -> dict[str, Any]:
+    """query, variables and operationName from a GET query string or a JSON POST body."""
+    if request.method == "GET":
+        raw: dict[str, Any] = dict(request.query_params)
+        if raw.get("variables"):
+            try:
+                raw["variables"] = json.loads(raw["variables"])
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"variables are not JSON: {exc}") from None
+        if len(str(request.url)) > limit:
+            raise _TooLarge
+    else:
+        body = await _body(request, limit)
+        try:
+            raw = json.loads(body or b"{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"request body is not JSON: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("query"), str):
+        raise ValueError("a GraphQL request needs a `query` string")
+    if raw.get("variables") is not None and not isinstance(raw["variables"], dict):
+        raise ValueError("`variables` must be a JSON object")
+    return raw

@@ -1,0 +1,118 @@
+"""The context of one GraphQL request: who asks, the request's connection and loaders, and the
+minimum-necessary rules that decide what the asker may see.
+
+Every authenticated department sees catalog metadata. Restricted details — the definitions,
+synonyms, value domains and legal basis of core-level elements, and the sample values of quality
+results on personal or core columns — are shown only to the owner department, center admins and
+departments holding an approved agreement valid today. A denial is a ``FORBIDDEN`` error on that
+field (the rest of the answer stands) and an ``access_denied`` audit event, written once per
+request, field and entity.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from registry.api.errors import ApiError, ErrorCode
+from registry.api.loaders import Loaders, Row
+from registry.home import Registry
+from registry.store import audit
+from registry.store.db import Store
+from registry.store.rows import registry_from_specs
+from registry.store.schema import changes
+from registry.store.tokens import Token
+
+CENTER_ADMIN = "center-admin"
+STEWARD = "steward"
+
+
+class RegistryCache:
+    """The registry rebuilt from the store, for whole-registry questions (impact, conflicts);
+    rebuilt only when a new change has been applied."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._key: Any = object()
+        self._registry: Registry | None = None
+
+    def get(self, conn: Connection) -> Registry:
+        key = conn.execute(select(func.max(changes.c.id))).scalar()
+        if self._registry is None or key != self._key:
+            self._registry = registry_from_specs(self.store.read_specs(conn))
+            self._key = key
+        return self._registry
+
+
+@dataclass
+class RequestContext:
+    store: Store
+    conn: Connection
+    token: Token
+    registries: RegistryCache
+    today: date = field(default_factory=date.today)
+    denials: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.conn)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.token.role == CENTER_ADMIN
+
+    @cached_property
+    def granted(self) -> frozenset[str]:
+        return self.loaders.granted_elements(self.token.department, self.today)
+
+    def may_see_details(self, element: Row) -> bool:
+        return self.is_admin or element["owner"] == self.token.department or element["code"] in self.granted
+
+    def deny(self, kind: str, code: str, what: str, message: str) -> ApiError:
+        """Record a denial (audited when the request ends) and return the error to raise."""
+        self.denials.setdefault((kind, code, what), message)
+        return ApiError(ErrorCode.FORBIDDEN, message, entity=f"{kind}:{code}", field=what)
+
+    def restricted(self, element: Row, what: str, value: Any) -> Any:
+        """``value`` if the asker may see this element's restricted details, else a denial."""
+        if element["security"] != "core" or self.may_see_details(element):
+            return value
+        raise self.deny(
+            "element",
+            element["code"],
+            what,
+            f"{what} of core-level element {element['code']} is restricted to its owner "
+            f"({element['owner']}), center admins and departments with a valid agreement",
+        )
+
+    def require_admin(self, what: str) -> None:
+        if not self.is_admin:
+            raise self.deny("api", what, what, f"{what} needs a center-admin token")
+
+    def flush_denials(self) -> int:
+        """Write this request's denials as audit events (one transaction)."""
+        if not self.denials:
+            return 0
+        events = [
+            audit.NewEvent(
+                "access_denied",
+                kind,
+                code,
+                None,
+                json.dumps(
+                    {"field": what, "department": self.token.department, "role": self.token.role},
+                    ensure_ascii=False,
+                ),
+            )
+            for (kind, code, what) in self.denials
+        ]
+        reason = "; ".join(sorted(set(self.denials.values())))[:2000]
+        with self.store.write() as conn:
+            written = audit.append_events(conn, events, actor=self.token.actor, reason=reason, change_id=None)
+        self.denials.clear()
+        return written

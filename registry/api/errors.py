@@ -1,0 +1,41 @@
+"""Typed API errors: every refusal is a GraphQL error whose ``extensions.code`` is one of these.
+
+| code | meaning |
+| --- | --- |
+| ``UNAUTHENTICATED`` | no bearer token, or an unknown or revoked one (HTTP 401) |
+| ``FORBIDDEN`` | the token's department or role may not see or do this (audited) |
+| ``NOT_FOUND`` | no entity with that code |
+| ``INVALID`` | a well-formed request the rules refuse (bad cursor, not-shared element, ...) |
+| ``DEPTH_LIMIT`` | the query nests deeper than the server allows |
+| ``COST_LIMIT`` | the query could return more nodes than the server allows |
+| ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID = "INVALID"
+    DEPTH_LIMIT = "DEPTH_LIMIT"
+    COST_LIMIT = "COST_LIMIT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+
+
+class ApiError(Exception):
+    """Raised by resolvers; graphql-core copies ``extensions`` into the error it reports."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any):
+        super().__init__(message)
+        self.code = code
+        self.extensions: dict[str, Any] = {"code": str(code), **details}
+
+
+def error_json(code: ErrorCode, message: str) -> dict[str, Any]:
+    """A GraphQL response body holding one error (for refusals before execution)."""
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": str(code)}}]}

@@ -1,0 +1,145 @@
+"""Per-request batching loaders: the number of SQL queries does not grow with the result size.
+
+A list resolver tells the loaders which keys its children will ask for (``want``); the first
+``load`` of any key then fetches every wanted key at once with ``IN (...)``, and caches them for
+the rest of the request. After a batch arrives, ``on_load`` may announce the next level's keys, so
+a nested query costs one query per level and loader, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, and_, or_, select
+
+from registry.store.schema import (
+    agreement_grants,
+    agreements,
+    dataset_columns,
+    datasets,
+    departments,
+    elements,
+)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+Row = dict[str, Any]
+CHUNK = 500  # keys per IN (...): well under SQLite's and PostgreSQL's parameter limits
+
+
+class Loader(Generic[K, V]):
+    """Caches by key; fetches every pending key in one batch on the first miss."""
+
+    def __init__(
+        self,
+        fetch: Callable[[Sequence[K]], Mapping[K, V]],
+        default: Callable[[], V],
+        on_load: Callable[[Iterable[V]], None] | None = None,
+    ):
+        self._fetch = fetch
+        self._default = default
+        self._on_load = on_load
+        self._cache: dict[K, V] = {}
+        self._pending: set[K] = set()
+
+    def want(self, keys: Iterable[K | None]) -> None:
+        self._pending.update(k for k in keys if k is not None and k not in self._cache)
+
+    def load(self, key: K) -> V:
+        if key not in self._cache:
+            self._pending.add(key)
+            keys = list(self._pending)
+            self._pending.clear()
+            loaded: list[V] = []
+            for i in range(0, len(keys), CHUNK):
+                chunk = keys[i : i + CHUNK]
+                found = self._fetch(chunk)
+                for k in chunk:
+                    self._cache[k] = found.get(k, self._default())
+                    loaded.append(self._cache[k])
+            if self._on_load:
+                self._on_load(loaded)
+        return self._cache[key]
+
+    def prime(self, key: K, value: V) -> None:
+        self._cache.setdefault(key, value)
+
+
+class Loaders:
+    """The loaders of one request, sharing its one database connection."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.department: Loader[str, Row | None] = Loader(self._by_code(departments), lambda: None)
+        self.element: Loader[str, Row | None] = Loader(
+            self._by_code(elements), lambda: None, lambda rows: self.elements_seen(r for r in rows if r)
+        )
+        self.dataset: Loader[str, Row | None] = Loader(
+            self._by_code(datasets), lambda: None, lambda rows: self.datasets_seen(r for r in rows if r)
+        )
+        self.columns_of_dataset: Loader[str, list[Row]] = Loader(
+            self._children(dataset_columns, "dataset"), list, self._columns_seen
+        )
+        self.columns_of_element: Loader[str, list[Row]] = Loader(
+            self._children(dataset_columns, "element"), list, self._columns_seen
+        )
+
+    # --- announcing what children will ask for ----------------------------------------------
+    def elements_seen(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        for row in rows:
+            self.element.prime(row["code"], row)
+        self.department.want(r["owner"] for r in rows)
+        self.columns_of_element.want(r["code"] for r in rows)
+
+    def datasets_seen(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        for row in rows:
+            self.dataset.prime(row["code"], row)
+        self.department.want(r["provider"] for r in rows)
+        self.columns_of_dataset.want(r["code"] for r in rows)
+
+    def _columns_seen(self, groups: Iterable[list[Row]]) -> None:
+        columns = [c for group in groups for c in group]
+        self.dataset.want(c["dataset"] for c in columns)
+        self.element.want(c["element"] for c in columns)
+
+    # --- fetchers --------------------------------------------------------------------------
+    def _by_code(self, table: Any) -> Callable[[Sequence[str]], dict[str, Row]]:
+        def fetch(codes: Sequence[str]) -> dict[str, Row]:
+            rows = self.conn.execute(select(table).where(table.c.code.in_(codes))).mappings()
+            return {r["code"]: dict(r) for r in rows}
+
+        return fetch
+
+    def _children(self, table: Any, key: str) -> Callable[[Sequence[str]], dict[str, list[Row]]]:
+        def fetch(codes: Sequence[str]) -> dict[str, list[Row]]:
+            out: dict[str, list[Row]] = defaultdict(list)
+            stmt = select(table).where(table.c[key].in_(codes)).order_by(*table.primary_key.columns)
+            for r in self.conn.execute(stmt).mappings():
+                out[r[key]].append(dict(r))
+            return out
+
+        return fetch
+
+    def granted_elements(self, department: str, today: date) -> frozenset[str]:
+        """Elements a department may see in full through an approved agreement valid today."""
+        day = today.isoformat()
+        live = and_(
+            agreements.c.consumer == department,
+            agreements.c.status == "approved",
+            agreements.c.valid_from <= day,
+            or_(agreements.c.valid_to.is_(None), agreements.c.valid_to >= day),
+        )
+        grant = agreement_grants.join(agreements, agreements.c.code == agreement_grants.c.agreement)
+        direct = select(agreement_grants.c.element).select_from(grant).where(live)
+        via_dataset = (
+            select(dataset_columns.c.element)
+            .select_from(grant.join(dataset_columns, dataset_columns.c.dataset == agreement_grants.c.dataset))
+            .where(live)
+        )
+        rows = self.conn.execute(direct.union(via_dataset)).scalars()
+        return frozenset(r for r in rows if r)

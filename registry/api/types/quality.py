@@ -1,0 +1,80 @@
+"""QualityScore and QualityResult: how good arriving data is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from registry.api.pagination import CountedConnection
+from registry.api.types.catalog import Row
+from registry.store.quality import Score, quality_scores
+
+
+def scores(ctx: Any) -> dict[tuple[str, str], Score]:
+    """(kind, subject) → score, computed once per request."""
+    if not hasattr(ctx, "_scores"):
+        computed = quality_scores(ctx.store)
+        ctx._scores = {(s.kind, s.subject): s for group in computed.values() for s in group}
+    result: dict[tuple[str, str], Score] = ctx._scores
+    return result
+
+
+class QualityScore(graphene.ObjectType):
+    """A quality score (0–100) of a dataset, department or element, with what it is made of."""
+
+    subject = graphene.String(required=True, description="Code of the dataset, department or element.")
+    kind = graphene.String(required=True, description="dataset, department or element.")
+    score = graphene.Float(description="Latest score, 0–100 (null when nothing scored).")
+    previous = graphene.Float(description="The score before the latest validation.")
+    trend = graphene.Float(description="Latest minus previous.")
+    passed = graphene.Int(required=True, description="Expectations passed.")
+    failed = graphene.Int(required=True, description="Expectations failed.")
+    errors = graphene.Int(required=True, description="Expectations that raised instead of answering.")
+    rows = graphene.Int(required=True, description="Rows validated (weight).")
+    validated_at = graphene.String(description="When it was last validated (ISO 8601 UTC).")
+
+
+class QualityResult(graphene.ObjectType):
+    """One expectation's outcome in a validation. Samples of personal or core columns are restricted."""
+
+    suite = graphene.String(required=True, description="The expectation suite.")
+    key = graphene.String(required=True, description="Stable key of the expectation.")
+    expectation_type = graphene.String(required=True, description="GX expectation type.")
+    element = graphene.String(description="Element the checked column carries, if any.")
+    rule = graphene.String(description="The element rule it comes from (pattern, codes, ...).")
+    severity = graphene.String(required=True, description="error or warning.")
+    status = graphene.String(required=True, description="passed, failed or error.")
+    element_count = graphene.Int(description="Rows checked.")
+    unexpected_count = graphene.Int(description="Rows that failed.")
+    unexpected_percent = graphene.Float(description="Share of rows that failed, in percent.")
+    samples = graphene.List(
+        graphene.String, description="Sample failing values (restricted for personal data)."
+    )
+    message = graphene.String(description="Error message, if the expectation raised.")
+    validated_at = graphene.String(required=True, description="When (ISO 8601 UTC).")
+
+    @staticmethod
+    def resolve_samples(row: Row, info: Any) -> list[str]:
+        samples = [str(s) for s in row.get("samples") or []]
+        code = row.get("element")
+        element = info.context.loaders.element.load(code) if code else None
+        if not samples or element is None:
+            return samples
+        sensitive = element["personal"] != "none" or element["security"] == "core"
+        if sensitive and not info.context.may_see_details(element):
+            raise info.context.deny(
+                "element",
+                element["code"],
+                "qualitySamples",
+                f"quality samples of {element['code']} (personal or core data) are restricted to its owner "
+                f"({element['owner']}), center admins and departments with a valid agreement",
+            )
+        return samples
+
+
+class QualityScoreConnection(CountedConnection):
+    """A page of quality scores, worst first."""
+
+    class Meta:
+        node = QualityScore
