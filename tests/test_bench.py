@@ -35,3 +35,27 @@ def test_quality_bench_counts_agree_with_the_hand_written_query() -> None:
     figures = load("quality").main(["--rows", "50000", "--repeat", "1", "--json"])
     assert figures["counts_agree"] is True and figures["errors"] == 0
     assert figures["expectations"] >= 20 and figures["failed"] > 0
+
+
+def test_graphql_bench_answers_every_query_through_http() -> None:
+    figures = load("graphql").main(
+        [
+            "--departments",
+            "3",
+            "--elements",
+            "60",
+            "--datasets",
+            "12",
+            "--iterations",
+            "3",
+            "--load",
+            "12",
+            "--threads",
+            "2",
+            "--json",
+        ]
+    )
+    assert figures["elements"] == 60
+    assert figures["load"]["requests"] == 12 and figures["load"]["requests_per_s"] > 0
+    for name in ("element(code)+owner+datasets+lineage depth 2", "search(text)", "dataMap(50)"):
+        assert figures[name]["api_p95_ms"] > 0 and figures[name]["sql_p95_ms"] > 0
