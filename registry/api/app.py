@@ -3,11 +3,19 @@
 Requests are authenticated with ``Authorization: Bearer <token>`` (401 without a valid one).
 Each request runs in a worker thread with one read connection to the metadata store; the body
 is refused over ``max_body`` bytes (413).
+
+GraphiQL's scripts and styles are vendored in ``static/graphiql`` and served, without a token, from
+``/graphiql-static/<name>``; the page needs no CDN. Opening ``/graphql#token=<token>`` fills the
+headers editor with ``{"Authorization": "Bearer <token>"}`` (a fragment never reaches the server
+or its logs, and the page drops it from the address bar).
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,25 +32,41 @@ from registry.store.tokens import touch_token, verify_token
 
 MAX_BODY = 256 * 1024
 
+STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
+# The vendored files (gzip-compressed on disk; see static/graphiql/README.md) and their media types.
+STATIC_TYPES = {
+    "graphiql.min.css": "text/css; charset=utf-8",
+    "graphiql.min.js": "text/javascript; charset=utf-8",
+    "react.production.min.js": "text/javascript; charset=utf-8",
+    "react-dom.production.min.js": "text/javascript; charset=utf-8",
+}
+
 GRAPHIQL = """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8" />
   <title>govreg GraphiQL</title>
   <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3.7.1/graphiql.min.css" />
+  <link rel="stylesheet" href="/graphiql-static/graphiql.min.css" />
 </head>
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
-  <script crossorigin src="https://unpkg.com/react@18/umd/react.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"></script>
-  <script crossorigin src="https://unpkg.com/graphiql@3.7.1/graphiql.min.js"></script>
+  <script src="/graphiql-static/react.production.min.js"></script>
+  <script src="/graphiql-static/react-dom.production.min.js"></script>
+  <script src="/graphiql-static/graphiql.min.js"></script>
   <script>
+    // /graphql#token=<token> prefills the Authorization header; the token is then removed from the URL.
+    const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+    if (token) history.replaceState(null, "", window.location.pathname + window.location.search);
+    window.addEventListener("hashchange", () => window.location.reload());  // a token pasted later
+    const headers = JSON.stringify({ Authorization: "Bearer " + (token || "<your token>") }, null, 2);
     const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
     ReactDOM.createRoot(document.getElementById("graphiql")).render(
       React.createElement(GraphiQL, {
         fetcher,
-        defaultHeaders: '{"Authorization": "Bearer <your token>"}',
+        headers,
+        defaultHeaders: headers,
+        defaultEditorToolsVisibility: token ? false : "headers",
         defaultQuery:
           "{ me { department role } elements(first: 5) { edges { node { code name owner { name } } } } }",
       })
@@ -114,12 +138,36 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
         version = await run_in_threadpool(store.schema_version)
         return JSONResponse({"status": "ok", "schema": version})
 
+    async def graphiql_static(request: Request) -> Response:
+        name = request.path_params["name"]
+        media_type = STATIC_TYPES.get(name)
+        if media_type is None:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        try:
+            body = await run_in_threadpool(_static_gzip, name)
+        except FileNotFoundError:
+            missing = f"{name} is not vendored: run scripts/fetch-graphiql.sh\n"
+            return Response(missing, status_code=404, media_type="text/plain")
+        headers = {"Cache-Control": "public, max-age=3600", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", "").lower():
+            headers["Content-Encoding"] = "gzip"
+        else:
+            body = gzip.decompress(body)
+        return Response(body, media_type=media_type, headers=headers)
+
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphiql-static/{name}", graphiql_static, methods=["GET"]),
         ]
     )
+
+
+@functools.cache
+def _static_gzip(name: str) -> bytes:
+    """A vendored GraphiQL file, gzip-compressed as stored (read once per process)."""
+    return (STATIC / f"{name}.gz").read_bytes()
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
