@@ -1,15 +1,18 @@
-"""``govreg serve`` and ``govreg token create/revoke``: the GraphQL catalog over HTTP, and the
-bearer tokens departments use with it. Registered on the main ``govreg`` app by importing this module."""
+"""``govreg serve``, ``govreg token create/revoke`` and ``govreg export``: the GraphQL catalog over
+HTTP, the bearer tokens departments use with it, and writing the store (changed through the API)
+back as a registry home. Registered on the main ``govreg`` app by importing this module."""
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from registry import cli
-from registry.cli import DEFAULT_URL, StoreOpt, _open_store, console, err
+from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
 from registry.errors import StoreError
 
 token_app = typer.Typer(help="API bearer tokens: create (printed once) and revoke.", no_args_is_help=True)
@@ -93,3 +96,46 @@ def token_revoke(
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     console.print(f"token {token.id} ({token.department}, {token.role}) revoked at {token.revoked_at}")
+
+
+# ``govreg export`` already writes OpenLineage (cli.py); this one command does both formats.
+_openlineage_export: Callable[..., None] = cli.export  # type: ignore[has-type]  # same cycle as ``app``
+app.registered_commands[:] = [c for c in app.registered_commands if c.callback is not _openlineage_export]
+
+
+@app.command("export")
+def export(
+    as_yaml: Annotated[
+        bool, typer.Option("--yaml", help="Write the store's registry as a registry home (YAML and SQL).")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="openlineage, or yaml (same as --yaml).")
+    ] = "openlineage",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The folder (--yaml) or file (openlineage; default standard output)."),
+    ] = None,
+    store: StoreOpt = DEFAULT_URL,
+    home: HomeOpt = Path("."),
+    replace: Annotated[
+        bool, typer.Option("--replace", help="--yaml: remove the folder's YAML and SQL files first.")
+    ] = False,
+) -> None:
+    """Write the store's registry back as a registry home (--yaml, for review and commit in git),
+    or the lineage of the home's views and indicators as OpenLineage events (--format openlineage)."""
+    if not as_yaml and fmt != "yaml":
+        _openlineage_export(fmt=fmt, home=home, out=out)
+        return
+    from registry.export import export_home
+    from registry.store.rows import registry_from_specs
+
+    if out is None:
+        err.print("[red]--yaml needs --out: the folder to write the registry home to[/]")
+        raise typer.Exit(2)
+    db = _open_store(store)
+    try:
+        written = export_home(registry_from_specs(db.read_specs()), out, replace=replace)
+    except StoreError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"exported {len(written)} files to {out} (store {db.url})", soft_wrap=True)

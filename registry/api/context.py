@@ -41,12 +41,25 @@ class RegistryCache:
         self._key: Any = object()
         self._registry: Registry | None = None
 
+        self._errors: tuple[Registry, date, frozenset[tuple[str, str]]] | None = None
+
     def get(self, conn: Connection) -> Registry:
         key = conn.execute(select(func.max(changes.c.id))).scalar()
         if self._registry is None or key != self._key:
             self._registry = registry_from_specs(self.store.read_specs(conn))
             self._key = key
         return self._registry
+
+    def errors(self, registry: Registry, today: date) -> frozenset[tuple[str, str]]:
+        """(code, message) of every governance error of ``registry`` (cached for the last one)."""
+        from registry.rules import check_rules
+
+        cached = self._errors
+        if cached is not None and cached[0] is registry and cached[1] == today:
+            return cached[2]
+        found = frozenset((p.code, p.message) for p in check_rules(registry, today) if p.is_error)
+        self._errors = (registry, today, found)
+        return found
 
 
 @dataclass
@@ -93,6 +106,14 @@ class RequestContext:
     def require_admin(self, what: str) -> None:
         if not self.is_admin:
             raise self.deny("api", what, what, f"{what} needs a center-admin token")
+
+    def refresh(self) -> None:
+        """After a mutation committed on its own connection: end the read snapshot and forget
+        cached rows, so the rest of the request sees what was just written."""
+        if self.conn.in_transaction():
+            self.conn.rollback()
+        self.__dict__.pop("loaders", None)
+        self.__dict__.pop("granted", None)
 
     def flush_denials(self) -> int:
         """Write this request's denials as audit events (one transaction)."""

@@ -13,10 +13,11 @@ from graphql.utilities import get_operation_ast
 
 from registry.api.context import RequestContext
 from registry.api.errors import ErrorCode
+from registry.api.mutation import Mutation
 from registry.api.query import Query
 from registry.api.validation import MAX_COST, MAX_DEPTH, limits_rule
 
-schema = graphene.Schema(query=Query)
+schema = graphene.Schema(query=Query, mutation=Mutation)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ child rows, the change record and the audit events alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -21,7 +21,8 @@ from registry.store import audit
 from registry.store.db import Store
 from registry.store.lineage import write_registry_lineage
 from registry.store.rows import CHILD_TABLES, child_rows, digest, entity_columns, home_specs
-from registry.store.schema import ENTITY_TABLES, changes, metadata
+from registry.store.schema import ENTITY_TABLES, metadata
+from registry.store.schema import changes as changes_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,22 +56,49 @@ def apply_registry(
         plan = make_plan(wanted, store.read_specs(conn))
         if plan.is_empty:
             return ApplyResult(plan, None, 0)
-        stamp = audit.now()
-        change_id = conn.execute(
-            insert(changes).values(
-                ts=stamp, actor=actor, reason=reason, source=source, summary=json.dumps(plan.counts())
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        for (section, action), group in groupby(plan.changes, key=lambda c: (c.section, c.action)):
-            _write(conn, section, action, list(group), change_id, stamp)
-        if fault:
-            fault("entities")
+        return write_changes(
+            conn, plan.changes, actor=actor, reason=reason, source=source, registry=registry, fault=fault
+        )
+
+
+LINEAGE_SECTIONS = frozenset({"datasets", "views", "indicators"})
+
+
+def write_changes(
+    conn: Connection,
+    changes: Sequence[Change],
+    *,
+    actor: str,
+    reason: str,
+    source: str,
+    registry: Registry | None = None,
+    fault: Callable[[str], None] | None = None,
+) -> ApplyResult:
+    """Write planned changes inside the caller's write transaction: the change record, entity
+    rows, child rows, lineage (re-derived from ``registry`` when a dataset, view or indicator
+    changed) and one audit event per change. ``apply`` and the API's mutations both come here,
+    so stored specs, child rows and the audit chain stay consistent whoever changes the registry.
+    """
+    plan = Plan(tuple(changes))
+    if plan.is_empty:
+        return ApplyResult(plan, None, 0)
+    stamp = audit.now()
+    change_id = conn.execute(
+        insert(changes_table).values(
+            ts=stamp, actor=actor, reason=reason, source=source, summary=json.dumps(plan.counts())
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    for (section, action), group in groupby(plan.changes, key=lambda c: (c.section, c.action)):
+        _write(conn, section, action, list(group), change_id, stamp)
+    if fault:
+        fault("entities")
+    if registry is not None and any(c.section in LINEAGE_SECTIONS for c in plan.changes):
         write_registry_lineage(conn, registry, change_id)  # derived from what was just written
-        events = (audit.NewEvent(c.action, c.kind, c.code, c.before, c.after) for c in plan.changes)
-        written = audit.append_events(conn, events, actor=actor, reason=reason, change_id=change_id, ts=stamp)
-        if fault:
-            fault("audit")
-        return ApplyResult(plan, change_id, written)
+    events = (audit.NewEvent(c.action, c.kind, c.code, c.before, c.after) for c in plan.changes)
+    written = audit.append_events(conn, events, actor=actor, reason=reason, change_id=change_id, ts=stamp)
+    if fault:
+        fault("audit")
+    return ApplyResult(plan, change_id, written)
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -46,8 +46,9 @@ class Token:
 
     @property
     def actor(self) -> str:
-        """How the holder appears in the audit log."""
-        return f"token:{self.id}:{self.department}:{self.role}"
+        """How the holder appears in the audit log: id, department, role and label (if any)."""
+        base = f"token:{self.id}:{self.department}:{self.role}"
+        return f"{base}:{self.label}" if self.label else base
 
 
 def hash_token(plain: str) -> str:
