@@ -1,0 +1,70 @@
+"""No N+1: the SQL a nested query runs does not grow with 1,000 elements in the result."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gql import Client, gql
+from gql.transport.httpx import HTTPXTransport
+from sqlalchemy import event
+
+from registry.load import load_valid_home
+from registry.store import Store
+from registry.store.apply import apply_registry
+from registry.store.tokens import create_token
+from tests.test_api import Server
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "declarations.py"
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_declarations_for_api", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = tmp_path_factory.mktemp("big")
+    module.write_home(root / "home", 12, 1200, 120)
+    registry, _ = load_valid_home(root / "home")
+    store = Store(f"sqlite:///{root / 'store.db'}")
+    apply_registry(store, registry, actor="tester", reason="scale", source="bench home")
+    _, token = create_token(store, department="dept_001", role="reader", actor="tester", reason="scale")
+    with Server(store) as server:
+        yield store, server, token
+    store.dispose()
+
+
+def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(big) -> None:  # type: ignore[no-untyped-def]
+    store, server, token = big
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    query = gql(
+        "query($n: Int) { elements(first: $n) { totalCount edges { node { code name sharing "
+        "owner { code name } columns { name isKey dataset { code name provider { code } } } } } } }"
+    )
+    transport = HTTPXTransport(
+        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    counts = {}
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with Client(transport=transport) as session:
+            for n in (10, 10, 1000):  # the first request also warms the token and registry caches
+                statements = 0
+                result = session.execute(query, variable_values={"n": n})
+                assert len(result["elements"]["edges"]) == n
+                assert all(
+                    e["node"]["owner"]["code"].startswith("dept_") for e in result["elements"]["edges"]
+                )
+                counts[n] = statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert counts[1000] == counts[10], counts
+    assert counts[1000] < 25, counts
