@@ -41,9 +41,13 @@ def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(bi
     store, server, token = big
     statements = 0
 
-    def count(*_: Any) -> None:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         nonlocal statements
-        statements += 1
+        if statement.lstrip().upper().startswith("SELECT"):  # reads; a token's last-use touch is a write
+            statements += 1
+            seen.append(statement.split("FROM")[1].split()[0] if "FROM" in statement else statement[:40])
 
     query = gql(
         "query($n: Int) { elements(first: $n) { totalCount edges { node { code name sharing "
@@ -64,7 +68,8 @@ def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(bi
                     e["node"]["owner"]["code"].startswith("dept_") for e in result["elements"]["edges"]
                 )
                 counts[n] = statements
+                seen.append(f"--- {n}")
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
-    assert counts[1000] == counts[10], counts
+    assert counts[1000] == counts[10], (counts, seen)
     assert counts[1000] < 25, counts
