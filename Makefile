@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/lineage.py
+	$(BIN)/python bench/graphql.py
 
 # Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
 lock:
