@@ -73,3 +73,45 @@ def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(bi
         event.remove(store.engine, "before_cursor_execute", count)
     assert counts[1000] == counts[10], (counts, seen)
     assert counts[1000] < 25, counts
+
+
+def test_departments_with_their_owned_elements_do_not_query_per_department(big) -> None:  # type: ignore[no-untyped-def]
+    """A page of departments, each with a page of its elements, datasets, views and services."""
+    store, server, token = big
+    statements = 0
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal statements
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements += 1
+
+    query = gql(
+        "query($n: Int) { departments(first: $n) { edges { node { code "
+        "owns(first: 5) { totalCount edges { node { code owner { code } } } } "
+        "provides(first: 3) { totalCount edges { node { code } } } "
+        "views(first: 2) { totalCount } services(first: 2) { totalCount } } } } }"
+    )
+    transport = HTTPXTransport(
+        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    counts = {}
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with Client(transport=transport) as session:
+            for n in (2, 2, 12):
+                statements = 0
+                result = session.execute(query, variable_values={"n": n})
+                nodes = [e["node"] for e in result["departments"]["edges"]]
+                assert len(nodes) == n
+                assert all(
+                    node["owns"]["totalCount"] == 100 and len(node["owns"]["edges"]) == 5 for node in nodes
+                )
+                assert all(
+                    e["node"]["owner"]["code"] == node["code"]
+                    for node in nodes
+                    for e in node["owns"]["edges"]
+                )
+                counts[n] = statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert counts[12] == counts[2], counts

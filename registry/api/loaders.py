@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from registry.store.schema import (
     agreement_grants,
@@ -22,6 +22,8 @@ from registry.store.schema import (
     datasets,
     departments,
     elements,
+    services,
+    views,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -68,12 +70,83 @@ class Loader(Generic[K, V]):
         self._cache.setdefault(key, value)
 
 
+class PageLoader:
+    """Pages of a parent's children (a department's elements, datasets, ...) for every parent at once.
+
+    Parents are announced as they are seen; the first page asked for (with given ``first`` and
+    ``after``) is fetched for all announced parents in one query, ``ROW_NUMBER()`` over each
+    parent's children, and one more for their totals.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        table: Any,
+        parent: str,
+        order: str = "code",
+        on_load: Callable[[list[Row]], None] | None = None,
+    ):
+        self.conn = conn
+        self.on_load = on_load
+        self.table = table
+        self.parent = parent
+        self.order = order
+        self.parents: set[str] = set()
+        self._cache: dict[tuple[str, int, int], tuple[list[Row], int]] = {}
+
+    def seen(self, codes: Iterable[str]) -> None:
+        self.parents.update(codes)
+
+    def page(self, code: str, start: int, size: int) -> tuple[list[Row], int]:
+        """Up to ``size + 1`` children of ``code`` after the first ``start`` (the extra one tells
+        whether there is a next page), and how many it has in all."""
+        key = (code, start, size)
+        if key not in self._cache:
+            pending = sorted(
+                (self.parents | {code}) - {c for c, s, z in self._cache if (s, z) == (start, size)}
+            )
+            for i in range(0, len(pending), CHUNK):
+                self._fetch(pending[i : i + CHUNK], start, size)
+        return self._cache[key]
+
+    def _fetch(self, codes: Sequence[str], start: int, size: int) -> None:
+        parent = self.table.c[self.parent]
+        number = func.row_number().over(partition_by=parent, order_by=self.table.c[self.order]).label("_n")
+        ranked = select(self.table, number).where(parent.in_(codes)).subquery()
+        rows = self.conn.execute(
+            select(ranked).where(ranked.c._n > start, ranked.c._n <= start + size + 1).order_by(ranked.c._n)
+        ).mappings()
+        found: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            row = dict(r)
+            row.pop("_n", None)
+            found[row[self.parent]].append(row)
+        totals: dict[str, int] = dict(
+            self.conn.execute(select(parent, func.count()).where(parent.in_(codes)).group_by(parent)).all()
+        )
+        for code in codes:
+            self._cache[(code, start, size)] = (found.get(code, []), int(totals.get(code, 0)))
+        if self.on_load:  # announce every parent's children at once: their own children batch too
+            self.on_load([row for group in found.values() for row in group])
+
+
 class Loaders:
     """The loaders of one request, sharing its one database connection."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
-        self.department: Loader[str, Row | None] = Loader(self._by_code(departments), lambda: None)
+        self.owned_elements = PageLoader(
+            conn, elements, "owner", on_load=lambda rows: self.elements_seen(rows)
+        )
+        self.provided_datasets = PageLoader(
+            conn, datasets, "provider", on_load=lambda rows: self.datasets_seen(rows)
+        )
+        self.consumed_agreements = PageLoader(conn, agreements, "consumer")
+        self.owned_views = PageLoader(conn, views, "owner")
+        self.department_services = PageLoader(conn, services, "department")
+        self.department: Loader[str, Row | None] = Loader(
+            self._by_code(departments), lambda: None, lambda rows: self.departments_seen(r for r in rows if r)
+        )
         self.element: Loader[str, Row | None] = Loader(
             self._by_code(elements), lambda: None, lambda rows: self.elements_seen(r for r in rows if r)
         )
@@ -88,6 +161,20 @@ class Loaders:
         )
 
     # --- announcing what children will ask for ----------------------------------------------
+    def departments_seen(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        for row in rows:
+            self.department.prime(row["code"], row)
+        codes = [r["code"] for r in rows]
+        for pages in (
+            self.owned_elements,
+            self.provided_datasets,
+            self.consumed_agreements,
+            self.owned_views,
+            self.department_services,
+        ):
+            pages.seen(codes)
+
     def elements_seen(self, rows: Iterable[Row]) -> None:
         rows = list(rows)
         for row in rows:

@@ -78,3 +78,22 @@ def list_page(connection: type[Any], items: Sequence[Any], first: int | None, af
     start, size = _window(first, after)
     chunk = items[start : start + size]
     return _build(connection, chunk, start, start + size < len(items), len(items))
+
+
+def child_page(
+    info: Any,
+    connection: type[Any],
+    pages: Any,
+    parent: str,
+    first: int | None,
+    after: str | None,
+    seen: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> Any:
+    """One page of a parent's children through a batched :class:`~registry.api.loaders.PageLoader`."""
+    start, size = _window(first, after)
+    rows, total = pages.page(parent, start, size)
+    has_next = len(rows) > size
+    rows = rows[:size]
+    if seen is not None:
+        seen(rows)
+    return _build(connection, rows, start, has_next, total)

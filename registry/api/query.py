@@ -323,7 +323,12 @@ class Query(graphene.ObjectType):
     @staticmethod
     def resolve_departments(root: Any, info: Any, first: int | None = None, after: str | None = None) -> Any:
         return sql_page(
-            info, DepartmentConnection, select(departments).order_by(departments.c.code), first, after
+            info,
+            DepartmentConnection,
+            select(departments).order_by(departments.c.code),
+            first,
+            after,
+            info.context.loaders.departments_seen,
         )
 
     @staticmethod

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 import graphene
-from sqlalchemy import select
 
-from registry.api.pagination import CountedConnection, page_args, sql_page
+from registry.api.pagination import CountedConnection, child_page, page_args
 from registry.api.types.enums import (
     DataTypeEnum,
     PersonalInfoEnum,
@@ -16,7 +15,6 @@ from registry.api.types.enums import (
     SharingTypeEnum,
     StatusEnum,
 )
-from registry.store.schema import agreements, datasets, elements, services, views
 
 Row = dict[str, Any]
 
@@ -74,34 +72,49 @@ class Department(graphene.ObjectType):
 
     @staticmethod
     def resolve_owns(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        stmt = select(elements).where(elements.c.owner == row["code"]).order_by(elements.c.code)
-        return sql_page(info, DataElementConnection, stmt, first, after, info.context.loaders.elements_seen)
+        loaders = info.context.loaders
+        return child_page(
+            info,
+            DataElementConnection,
+            loaders.owned_elements,
+            row["code"],
+            first,
+            after,
+            loaders.elements_seen,
+        )
 
     @staticmethod
     def resolve_provides(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        stmt = select(datasets).where(datasets.c.provider == row["code"]).order_by(datasets.c.code)
-        return sql_page(info, DatasetConnection, stmt, first, after, info.context.loaders.datasets_seen)
+        loaders = info.context.loaders
+        return child_page(
+            info,
+            DatasetConnection,
+            loaders.provided_datasets,
+            row["code"],
+            first,
+            after,
+            loaders.datasets_seen,
+        )
 
     @staticmethod
     def resolve_consumes(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
         from registry.api.types.sharing import SharingAgreementConnection
 
-        stmt = select(agreements).where(agreements.c.consumer == row["code"]).order_by(agreements.c.code)
-        return sql_page(info, SharingAgreementConnection, stmt, first, after)
+        pages = info.context.loaders.consumed_agreements
+        return child_page(info, SharingAgreementConnection, pages, row["code"], first, after)
 
     @staticmethod
     def resolve_views(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
         from registry.api.types.derived import ViewConnection
 
-        stmt = select(views).where(views.c.owner == row["code"]).order_by(views.c.code)
-        return sql_page(info, ViewConnection, stmt, first, after)
+        return child_page(info, ViewConnection, info.context.loaders.owned_views, row["code"], first, after)
 
     @staticmethod
     def resolve_services(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
         from registry.api.types.sharing import ServiceConnection
 
-        stmt = select(services).where(services.c.department == row["code"]).order_by(services.c.code)
-        return sql_page(info, ServiceConnection, stmt, first, after)
+        pages = info.context.loaders.department_services
+        return child_page(info, ServiceConnection, pages, row["code"], first, after)
 
 
 class DataElement(graphene.ObjectType):
