@@ -115,3 +115,54 @@ def test_departments_with_their_owned_elements_do_not_query_per_department(big) 
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
     assert counts[12] == counts[2], counts
+
+
+def test_quality_results_of_many_datasets_come_in_one_batch(big) -> None:  # type: ignore[no-untyped-def]
+    from registry.store.quality import record_results
+
+    store, server, token = big
+    for code, bad in (("ds_0000", 3), ("ds_0001", 0)):
+        outcome = {
+            "dataset": code,
+            "suite": "standards",
+            "key": f"required:el_{code[-1]}",
+            "type": "x",
+            "severity": "critical",
+            "status": "failed" if bad else "passed",
+            "element_count": 10,
+            "unexpected_count": bad,
+            "unexpected_percent": bad * 10.0,
+            "samples": [],
+        }
+        record_results(store, "dept_000", [outcome])  # an older validation, then the latest
+        record_results(store, "dept_000", [{**outcome, "unexpected_count": bad + 1}])
+    statements = 0
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal statements
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements += 1
+
+    query = gql(
+        "query($n: Int) { datasets(first: $n) { edges { node { code qualityResults { key status "
+        "unexpectedCount } } } } }"
+    )
+    transport = HTTPXTransport(
+        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    counts = {}
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with Client(transport=transport) as session:
+            for n in (3, 3, 60):
+                statements = 0
+                result = session.execute(query, variable_values={"n": n})
+                by_code = {
+                    e["node"]["code"]: e["node"]["qualityResults"] for e in result["datasets"]["edges"]
+                }
+                assert [r["unexpectedCount"] for r in by_code["ds_0000"]] == [4]  # the latest validation only
+                assert by_code["ds_0001"][0]["status"] == "passed" and by_code["ds_0002"] == []
+                counts[n] = statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert counts[60] == counts[3], counts

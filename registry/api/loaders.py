@@ -8,6 +8,7 @@ a nested query costs one query per level and loader, whatever the page size.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date
@@ -22,6 +23,8 @@ from registry.store.schema import (
     datasets,
     departments,
     elements,
+    quality_results,
+    service_elements,
     services,
     views,
 )
@@ -141,9 +144,13 @@ class Loaders:
         self.provided_datasets = PageLoader(
             conn, datasets, "provider", on_load=lambda rows: self.datasets_seen(rows)
         )
-        self.consumed_agreements = PageLoader(conn, agreements, "consumer")
+        self.consumed_agreements = PageLoader(
+            conn, agreements, "consumer", on_load=lambda rows: self.agreements_seen(rows)
+        )
         self.owned_views = PageLoader(conn, views, "owner")
-        self.department_services = PageLoader(conn, services, "department")
+        self.department_services = PageLoader(
+            conn, services, "department", on_load=lambda rows: self.services_seen(rows)
+        )
         self.department: Loader[str, Row | None] = Loader(
             self._by_code(departments), lambda: None, lambda rows: self.departments_seen(r for r in rows if r)
         )
@@ -159,6 +166,15 @@ class Loaders:
         self.columns_of_element: Loader[str, list[Row]] = Loader(
             self._children(dataset_columns, "element"), list, self._columns_seen
         )
+        self.grants_of_agreement: Loader[str, list[Row]] = Loader(
+            self._children(agreement_grants, "agreement"), list, self._grants_seen
+        )
+        self.elements_of_service: Loader[str, list[Row]] = Loader(
+            self._children(service_elements, "service"),
+            list,
+            lambda groups: self.element.want(r["element"] for g in groups for r in g),
+        )
+        self.quality_of_dataset: Loader[str, list[Row]] = Loader(self._latest_quality, list)
 
     # --- announcing what children will ask for ----------------------------------------------
     def departments_seen(self, rows: Iterable[Row]) -> None:
@@ -188,6 +204,18 @@ class Loaders:
             self.dataset.prime(row["code"], row)
         self.department.want(r["provider"] for r in rows)
         self.columns_of_dataset.want(r["code"] for r in rows)
+        self.quality_of_dataset.want(r["code"] for r in rows)
+
+    def agreements_seen(self, rows: Iterable[Row]) -> None:
+        self.grants_of_agreement.want(r["code"] for r in rows)
+
+    def services_seen(self, rows: Iterable[Row]) -> None:
+        self.elements_of_service.want(r["code"] for r in rows)
+
+    def _grants_seen(self, groups: Iterable[list[Row]]) -> None:
+        grants = [g for group in groups for g in group]
+        self.element.want(g["element"] for g in grants)
+        self.dataset.want(g["dataset"] for g in grants)
 
     def _columns_seen(self, groups: Iterable[list[Row]]) -> None:
         columns = [c for group in groups for c in group]
@@ -211,6 +239,25 @@ class Loaders:
             return out
 
         return fetch
+
+    def _latest_quality(self, codes: Sequence[str]) -> dict[str, list[Row]]:
+        """Each dataset's latest validation per suite, for all ``codes`` in one query."""
+        rows = self.conn.execute(
+            select(quality_results).where(quality_results.c.dataset.in_(codes)).order_by(quality_results.c.id)
+        ).mappings()
+        latest: dict[tuple[str, str], str] = {}
+        grouped: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            latest[(r["dataset"], r["suite"])] = r["validation_id"]
+            grouped[r["dataset"]].append(dict(r))
+        out: dict[str, list[Row]] = {}
+        for code, items in grouped.items():
+            chosen = [item for item in items if latest[(code, item["suite"])] == item["validation_id"]]
+            for item in chosen:
+                item["samples"] = json.loads(item["samples"] or "[]")
+                item["columns"] = json.loads(item["columns"] or "[]")
+            out[code] = chosen
+        return out
 
     def granted_elements(self, department: str, today: date) -> frozenset[str]:
         """Elements a department may see in full through an approved agreement valid today."""

@@ -407,12 +407,24 @@ class Query(graphene.ObjectType):
     @staticmethod
     def resolve_agreements(root: Any, info: Any, first: int | None = None, after: str | None = None) -> Any:
         return sql_page(
-            info, SharingAgreementConnection, select(agreements).order_by(agreements.c.code), first, after
+            info,
+            SharingAgreementConnection,
+            select(agreements).order_by(agreements.c.code),
+            first,
+            after,
+            info.context.loaders.agreements_seen,
         )
 
     @staticmethod
     def resolve_services(root: Any, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        return sql_page(info, ServiceConnection, select(services).order_by(services.c.code), first, after)
+        return sql_page(
+            info,
+            ServiceConnection,
+            select(services).order_by(services.c.code),
+            first,
+            after,
+            info.context.loaders.services_seen,
+        )
 
     @staticmethod
     def resolve_views(root: Any, info: Any, first: int | None = None, after: str | None = None) -> Any:

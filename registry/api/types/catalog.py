@@ -289,9 +289,7 @@ class Dataset(graphene.ObjectType):
 
     @staticmethod
     def resolve_quality_results(row: Row, info: Any) -> list[Row]:
-        from registry.store.quality import latest_results
-
-        return latest_results(info.context.store, row["code"])
+        return list(info.context.loaders.quality_of_dataset.load(row["code"]))
 
 
 class DataElementConnection(CountedConnection):

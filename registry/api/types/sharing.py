@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from sqlalchemy import select
 
 from registry.api.pagination import CountedConnection
 from registry.api.types.catalog import DataElement, Dataset, Department, Row, spec
 from registry.api.types.enums import AgreementStatusEnum
-from registry.store.schema import agreement_grants, service_elements
 
 
 class SharingAgreement(graphene.ObjectType):
@@ -62,10 +60,7 @@ class SharingAgreement(graphene.ObjectType):
 
     @staticmethod
     def _grants(row: Row, info: Any) -> list[Row]:
-        stmt = select(agreement_grants).where(agreement_grants.c.agreement == row["code"])
-        return [
-            dict(r) for r in info.context.conn.execute(stmt.order_by(agreement_grants.c.position)).mappings()
-        ]
+        return list(info.context.loaders.grants_of_agreement.load(row["code"]))
 
     @staticmethod
     def resolve_elements(row: Row, info: Any) -> list[Row]:
@@ -107,12 +102,7 @@ class Service(graphene.ObjectType):
 
     @staticmethod
     def resolve_elements(row: Row, info: Any) -> list[Row]:
-        stmt = select(service_elements).where(service_elements.c.service == row["code"])
-        rows = [
-            dict(r) for r in info.context.conn.execute(stmt.order_by(service_elements.c.position)).mappings()
-        ]
-        info.context.loaders.element.want(r["element"] for r in rows)
-        return rows
+        return list(info.context.loaders.elements_of_service.load(row["code"]))
 
 
 class SharingAgreementConnection(CountedConnection):
