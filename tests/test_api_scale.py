@@ -20,6 +20,30 @@ from tests.test_api import Server
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "declarations.py"
 
 
+class SelectCounter:
+    """Counts the SELECT statements the store runs (a token's last-use touch is a write)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.count = 0
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            self.count += 1
+
+    def __enter__(self) -> SelectCounter:
+        event.listen(self.store.engine, "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.store.engine, "before_cursor_execute", self)
+
+
+def session_for(server: Server, token: str) -> Client:
+    headers = {"Authorization": f"Bearer {token}"}
+    return Client(transport=HTTPXTransport(url=server.url + "/graphql", headers=headers, timeout=60))
+
+
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("bench_declarations_for_api", BENCH)
@@ -37,90 +61,56 @@ def big(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
     store.dispose()
 
 
-def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(big) -> None:  # type: ignore[no-untyped-def]
+def statements_per_size(big: Any, query: Any, sizes: tuple[int, ...], check: Any) -> dict[int, int]:
+    """SELECTs run for the same query at each page size (the first size also warms the caches)."""
     store, server, token = big
-    statements = 0
+    counts: dict[int, int] = {}
+    with SelectCounter(store) as counter, session_for(server, token) as session:
+        for n in sizes:
+            counter.count = 0
+            check(n, session.execute(query, variable_values={"n": n}))
+            counts[n] = counter.count
+    return counts
 
-    seen: list[str] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        nonlocal statements
-        if statement.lstrip().upper().startswith("SELECT"):  # reads; a token's last-use touch is a write
-            statements += 1
-            seen.append(statement.split("FROM")[1].split()[0] if "FROM" in statement else statement[:40])
-
+def test_a_nested_query_over_1000_elements_runs_as_many_statements_as_over_10(big) -> None:  # type: ignore[no-untyped-def]
     query = gql(
         "query($n: Int) { elements(first: $n) { totalCount edges { node { code name sharing "
         "owner { code name } columns { name isKey dataset { code name provider { code } } } } } } }"
     )
-    transport = HTTPXTransport(
-        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-    counts = {}
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        with Client(transport=transport) as session:
-            for n in (10, 10, 1000):  # the first request also warms the token and registry caches
-                statements = 0
-                result = session.execute(query, variable_values={"n": n})
-                assert len(result["elements"]["edges"]) == n
-                assert all(
-                    e["node"]["owner"]["code"].startswith("dept_") for e in result["elements"]["edges"]
-                )
-                counts[n] = statements
-                seen.append(f"--- {n}")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
-    assert counts[1000] == counts[10], (counts, seen)
-    assert counts[1000] < 25, counts
+
+    def check(n: int, result: Any) -> None:
+        edges = result["elements"]["edges"]
+        assert len(edges) == n and all(e["node"]["owner"]["code"].startswith("dept_") for e in edges)
+
+    counts = statements_per_size(big, query, (10, 10, 1000), check)
+    assert counts[1000] == counts[10] and counts[1000] < 25, counts
 
 
 def test_departments_with_their_owned_elements_do_not_query_per_department(big) -> None:  # type: ignore[no-untyped-def]
     """A page of departments, each with a page of its elements, datasets, views and services."""
-    store, server, token = big
-    statements = 0
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        nonlocal statements
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements += 1
-
     query = gql(
         "query($n: Int) { departments(first: $n) { edges { node { code "
         "owns(first: 5) { totalCount edges { node { code owner { code } } } } "
         "provides(first: 3) { totalCount edges { node { code } } } "
         "views(first: 2) { totalCount } services(first: 2) { totalCount } } } } }"
     )
-    transport = HTTPXTransport(
-        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-    counts = {}
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        with Client(transport=transport) as session:
-            for n in (2, 2, 12):
-                statements = 0
-                result = session.execute(query, variable_values={"n": n})
-                nodes = [e["node"] for e in result["departments"]["edges"]]
-                assert len(nodes) == n
-                assert all(
-                    node["owns"]["totalCount"] == 100 and len(node["owns"]["edges"]) == 5 for node in nodes
-                )
-                assert all(
-                    e["node"]["owner"]["code"] == node["code"]
-                    for node in nodes
-                    for e in node["owns"]["edges"]
-                )
-                counts[n] = statements
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
+
+    def check(n: int, result: Any) -> None:
+        nodes = [e["node"] for e in result["departments"]["edges"]]
+        assert len(nodes) == n
+        for node in nodes:
+            assert node["owns"]["totalCount"] == 100 and len(node["owns"]["edges"]) == 5
+            assert all(e["node"]["owner"]["code"] == node["code"] for e in node["owns"]["edges"])
+
+    counts = statements_per_size(big, query, (2, 2, 12), check)
     assert counts[12] == counts[2], counts
 
 
 def test_quality_results_of_many_datasets_come_in_one_batch(big) -> None:  # type: ignore[no-untyped-def]
     from registry.store.quality import record_results
 
-    store, server, token = big
+    store = big[0]
     for code, bad in (("ds_0000", 3), ("ds_0001", 0)):
         outcome = {
             "dataset": code,
@@ -136,33 +126,15 @@ def test_quality_results_of_many_datasets_come_in_one_batch(big) -> None:  # typ
         }
         record_results(store, "dept_000", [outcome])  # an older validation, then the latest
         record_results(store, "dept_000", [{**outcome, "unexpected_count": bad + 1}])
-    statements = 0
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        nonlocal statements
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements += 1
-
     query = gql(
         "query($n: Int) { datasets(first: $n) { edges { node { code qualityResults { key status "
         "unexpectedCount } } } } }"
     )
-    transport = HTTPXTransport(
-        url=server.url + "/graphql", headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-    counts = {}
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        with Client(transport=transport) as session:
-            for n in (3, 3, 60):
-                statements = 0
-                result = session.execute(query, variable_values={"n": n})
-                by_code = {
-                    e["node"]["code"]: e["node"]["qualityResults"] for e in result["datasets"]["edges"]
-                }
-                assert [r["unexpectedCount"] for r in by_code["ds_0000"]] == [4]  # the latest validation only
-                assert by_code["ds_0001"][0]["status"] == "passed" and by_code["ds_0002"] == []
-                counts[n] = statements
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
+
+    def check(n: int, result: Any) -> None:
+        by_code = {e["node"]["code"]: e["node"]["qualityResults"] for e in result["datasets"]["edges"]}
+        assert [r["unexpectedCount"] for r in by_code["ds_0000"]] == [4]  # the latest validation only
+        assert by_code["ds_0001"][0]["status"] == "passed" and by_code["ds_0002"] == []
+
+    counts = statements_per_size(big, query, (3, 3, 60), check)
     assert counts[60] == counts[3], counts
