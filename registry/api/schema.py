@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import graphene
-from graphql import ExecutionResult, OperationType, parse, specified_rules, validate
+from graphql import DocumentNode, ExecutionResult, OperationType, parse, specified_rules, validate
 from graphql.error import GraphQLError
 from graphql.execution import execute
 from graphql.utilities import get_operation_ast
@@ -30,6 +31,13 @@ def _error(message: str, code: ErrorCode) -> ExecutionResult:
     return ExecutionResult(None, [GraphQLError(message, extensions={"code": str(code)})])
 
 
+@functools.lru_cache(maxsize=512)
+def _checked(query: str) -> tuple[DocumentNode, tuple[GraphQLError, ...]]:
+    """Parse and validate a query text against the schema once; clients repeat the same queries."""
+    document = parse(query)
+    return document, tuple(validate(schema.graphql_schema, document, specified_rules))
+
+
 def run(
     context: RequestContext,
     query: str,
@@ -41,12 +49,15 @@ def run(
 ) -> ExecutionResult:
     """Parse, validate (with the depth and cost limits) and execute one request; audit denials."""
     try:
-        document = parse(query)
+        document, known = _checked(query)
     except GraphQLError as exc:
         exc.extensions = {**(exc.extensions or {}), "code": str(ErrorCode.INVALID)}
         return ExecutionResult(None, [exc])
-    rules = [*specified_rules, limits_rule(limits.depth, limits.cost, variables)]
-    errors = validate(schema.graphql_schema, document, rules)
+    errors = list(known)
+    if not errors:  # the limits depend on the variables (page sizes): checked on every request
+        errors = validate(
+            schema.graphql_schema, document, [limits_rule(limits.depth, limits.cost, variables)]
+        )
     if errors:
         for e in errors:
             if not (e.extensions or {}).get("code"):
