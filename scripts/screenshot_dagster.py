@@ -29,8 +29,6 @@ import json
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,22 +40,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package
+from browser_tools import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ScreenshotError,
+    ServerError,
+    free_port,
+    png_size,
+    remaining,
+    stop,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "workspace.yaml"
 CITY = ROOT / "examples" / "city"
 DEFAULT_OUT = ROOT / "docs" / "screenshots" / "asset-graph.png"
-CHROMIUM = Path("/usr/bin/chromium")
-# Playwright adds --headless and a fresh temporary --user-data-dir itself.
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-)
 GRAPH_PATH = "/asset-groups"  # "Global asset lineage": every asset, boxed by asset group
 WIDTH, HEIGHT = 1600, 1200  # viewport; the page is a fixed-height app, so also the PNG size
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in the webserver log
@@ -85,19 +83,10 @@ _GROUPS_JS = """
 """
 
 
-class ScreenshotError(RuntimeError):
-    """The screenshot could not be taken; the message says why."""
-
-
-class WebserverError(ScreenshotError):
+class WebserverError(ServerError):
     """The Dagster webserver did not start or its code location did not load."""
 
-    def __init__(self, message: str, output: str) -> None:
-        super().__init__(message)
-        self.output = output
-
-    def __str__(self) -> str:
-        return f"{self.args[0]}\n--- dagster-webserver output ---\n{self.output.rstrip()}"
+    server = "dagster-webserver"
 
 
 @dataclass(frozen=True)
@@ -118,29 +107,6 @@ def department_groups(home: str | Path | None = None) -> list[str]:
 
     registry, _ = load_valid_home(home or os.environ.get("GOVREG_HOME") or CITY)
     return sorted({ds.provider for ds in registry.datasets.values()})
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height of a PNG file; raise :class:`ScreenshotError` if it is not a PNG."""
-    head = path.read_bytes()[:24]
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ScreenshotError(f"{path} is not a PNG file")
-    width, height = struct.unpack(">II", head[16:24])
-    return width, height
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _remaining(deadline: float, what: str) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise ScreenshotError(f"timed out {what}")
-    return left
 
 
 def _graphql(base_url: str, query: str) -> dict[str, Any]:
@@ -201,14 +167,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path, d
 def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     """Stop the webserver and its code server (same process group): TERM, bounded wait, KILL."""
     pgid = proc.pid  # started with start_new_session=True, so it leads its own group
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-        proc.wait(timeout=grace)
+    stop(proc, grace)
     end = time.monotonic() + 5.0
     while time.monotonic() < end:  # the gRPC code server exits on its own once the webserver is gone
         try:
@@ -296,8 +255,8 @@ def capture_asset_graph(
                 dismissed = False
                 if show_dialog:
                     skip = page.get_by_role("button", name="Skip", exact=True)
-                    skip.click(timeout=_remaining(deadline, "waiting for the community dialog") * 1000)
-                    skip.wait_for(state="hidden", timeout=_remaining(deadline, "closing the dialog") * 1000)
+                    skip.click(timeout=remaining(deadline, "waiting for the community dialog") * 1000)
+                    skip.wait_for(state="hidden", timeout=remaining(deadline, "closing the dialog") * 1000)
                     dismissed = True
                     # The pointer rests where Skip was, which would hover (highlight) a graph node.
                     page.mouse.move(WIDTH - 60, HEIGHT // 2)
@@ -308,7 +267,7 @@ def capture_asset_graph(
                           const seen = new Set(({_GROUPS_JS})().filter(g => g.visible).map(g => g.name));
                           return seen.size > 0 && want.every(name => seen.has(name));
                         }}""",
-                        timeout=_remaining(deadline, "waiting for the asset graph") * 1000,
+                        timeout=remaining(deadline, "waiting for the asset graph") * 1000,
                         polling=250,
                     )
                 page.evaluate("document.fonts.ready.then(() => true)")
@@ -349,7 +308,7 @@ def screenshot_asset_graph(
     deadline = started + timeout
     with dagster_webserver(workspace, timeout=timeout * 2 / 3) as base_url:
         visible, dismissed = capture_asset_graph(
-            base_url, out, expect, timeout=_remaining(deadline, "before opening the browser")
+            base_url, out, expect, timeout=remaining(deadline, "before opening the browser")
         )
     width, height = png_size(out)
     return Screenshot(out, visible, width, height, dismissed, time.monotonic() - started)

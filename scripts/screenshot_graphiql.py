@@ -26,10 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -41,21 +37,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package
+from browser_tools import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ScreenshotError,
+    ServerError,
+    free_port,
+    png_size,
+    remaining,
+    stop,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 CITY = ROOT / "examples" / "city"
 DEFAULT_OUT = ROOT / "docs" / "screenshots" / "graphiql.png"
-CHROMIUM = Path("/usr/bin/chromium")
-# Playwright adds --headless and a fresh temporary --user-data-dir itself.
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-)
 WIDTH, HEIGHT = 1440, 760  # viewport = PNG size (GraphiQL fills the window)
 DEPARTMENT, ROLE = "market_regulation", "reader"  # the token's holder: owner of the uscc element
 DEFAULT_QUERY = """{
@@ -78,19 +74,10 @@ _RESULT_PANE = ".graphiql-response .CodeMirror"
 _RUN_BUTTON = "button.graphiql-execute-button"
 
 
-class ScreenshotError(RuntimeError):
-    """The screenshot could not be taken; the message says why."""
-
-
-class ServerError(ScreenshotError):
+class GovregServeError(ServerError):
     """``govreg serve`` did not start."""
 
-    def __init__(self, message: str, output: str) -> None:
-        super().__init__(message)
-        self.output = output
-
-    def __str__(self) -> str:
-        return f"{self.args[0]}\n--- govreg serve output ---\n{self.output.rstrip()}"
+    server = "govreg serve"
 
 
 @dataclass(frozen=True)
@@ -106,33 +93,10 @@ class Screenshot:
     seconds: float = 0.0
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height of a PNG file; raise :class:`ScreenshotError` if it is not a PNG."""
-    head = path.read_bytes()[:24]
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ScreenshotError(f"{path} is not a PNG file")
-    width, height = struct.unpack(">II", head[16:24])
-    return width, height
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def is_local(url: str) -> bool:
     """True for a URL on 127.0.0.1 or one that needs no network (``data:``, ``blob:``, ``about:``)."""
     parts = urlsplit(url)
     return parts.scheme in LOCAL_SCHEMES or parts.hostname == "127.0.0.1"
-
-
-def _remaining(deadline: float, what: str) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise ScreenshotError(f"timed out {what}")
-    return left
 
 
 def prepare_store(directory: Path, home: Path = CITY) -> tuple[str, str]:
@@ -160,18 +124,6 @@ def prepare_store(directory: Path, home: Path = CITY) -> tuple[str, str]:
     return url, token
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """Stop the server (it leads its own process group): TERM, bounded wait, KILL."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
-
-
 @contextlib.contextmanager
 def govreg_server(store_url: str, log: Path, *, timeout: float = 30.0) -> Iterator[str]:
     """Run ``govreg serve`` for ``store_url`` on a free loopback port; yield its base URL."""
@@ -191,14 +143,14 @@ def govreg_server(store_url: str, log: Path, *, timeout: float = 30.0) -> Iterat
                 start_new_session=True,
             )
         except OSError as exc:
-            raise ServerError(f"cannot run {' '.join(command)}: {exc}", "") from exc
+            raise GovregServeError(f"cannot run {' '.join(command)}: {exc}", "") from exc
         try:
             while True:
                 if proc.poll() is not None:
                     output = log.read_text(errors="replace")
-                    raise ServerError(f"govreg serve exited with status {proc.returncode}", output)
+                    raise GovregServeError(f"govreg serve exited with status {proc.returncode}", output)
                 if time.monotonic() > deadline:
-                    raise ServerError("govreg serve did not answer /healthz in time", log.read_text())
+                    raise GovregServeError("govreg serve did not answer /healthz in time", log.read_text())
                 try:
                     with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
                         if json.load(response).get("status") == "ok":
@@ -208,7 +160,7 @@ def govreg_server(store_url: str, log: Path, *, timeout: float = 30.0) -> Iterat
                 time.sleep(0.1)
             yield base_url
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 def capture_graphiql(
@@ -263,22 +215,22 @@ def capture_graphiql(
             try:
                 page.goto(f"{base_url}/graphql#token={token}", wait_until="load")
                 editor = page.locator(_QUERY_EDITOR)
-                editor.wait_for(timeout=_remaining(deadline, "waiting for GraphiQL to render") * 1000)
+                editor.wait_for(timeout=remaining(deadline, "waiting for GraphiQL to render") * 1000)
                 # Set the text through CodeMirror: typing would trigger bracket auto-closing.
                 editor.evaluate("(el, query) => el.CodeMirror.setValue(query)", query)
                 # The schema is introspected with the same header; wait for it so the page is settled.
                 page.wait_for_function(
                     "() => !document.querySelector('.graphiql-spinner')",
-                    timeout=_remaining(deadline, "waiting for the schema") * 1000,
+                    timeout=remaining(deadline, "waiting for the schema") * 1000,
                     polling=100,
                 )
-                page.locator(_RUN_BUTTON).click(timeout=_remaining(deadline, "clicking run") * 1000)
+                page.locator(_RUN_BUTTON).click(timeout=remaining(deadline, "clicking run") * 1000)
                 with contextlib.suppress(PlaywrightError):  # a timeout is reported below, with the text
                     page.wait_for_function(
                         "([sel, want]) => { const cm = document.querySelector(sel);"
                         " return !!cm && cm.CodeMirror.getValue().includes(want); }",
                         arg=[_RESULT_PANE, expect],
-                        timeout=_remaining(deadline, "waiting for the result") * 1000,
+                        timeout=remaining(deadline, "waiting for the result") * 1000,
                         polling=100,
                     )
                 result = page.locator(_RESULT_PANE).evaluate("el => el.CodeMirror.getValue()")
@@ -323,7 +275,7 @@ def screenshot_graphiql(
                 out,
                 query=query,
                 expect=expect,
-                timeout=_remaining(deadline, "before opening the browser"),
+                timeout=remaining(deadline, "before opening the browser"),
             )
     width, height = png_size(out)
     return Screenshot(out, result, requests, external, width, height, time.monotonic() - started)
