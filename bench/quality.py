@@ -35,7 +35,13 @@ import great_expectations.expectations as gxe
 from expectations.custom import ExpectColumnValuesToHaveValidCheckDigit
 from expectations.run import validate_table
 from expectations.sql import MACROS
-from registry.checkdigit import gb11643_check, gb11714_check, gb32100_check
+from registry.checkdigit import (
+    ORG_ALPHABET,
+    USCC_ALPHABET,
+    gb11643_check,
+    gb11714_check,
+    gb32100_check,
+)
 from registry.model import Dataset
 
 CODES = [f"{i:02d}" for i in range(1, 21)]
@@ -60,8 +66,6 @@ DIVISIONS = [
     "500118",
 ]
 STATUS = ["存续", "在业", "吊销", "注销", "迁出"]
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def pools(size: int, seed: int = 3) -> list[tuple[str, str, str]]:

@@ -8,10 +8,9 @@ connection, never written into the warehouse file.
 
 from __future__ import annotations
 
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from registry.checkdigit import ORG_ALPHABET, ORG_WEIGHTS, USCC_ALPHABET
+
 USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
 RIC_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
@@ -33,9 +32,9 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE TEMP MACRO gb11714_valid(v) AS ("
     "CASE WHEN v IS NULL THEN NULL "
     "WHEN NOT regexp_full_match(v, '[0-9A-Z]{8}[0-9X]') THEN false "
-    f"ELSE CASE 11 - {_weighted(ORG_ALPHABET, ORG_WEIGHTS, 'v')} % 11 "
+    f"ELSE CASE 11 - {_weighted(ORG_ALPHABET, list(ORG_WEIGHTS), 'v')} % 11 "
     "WHEN 10 THEN 'X' WHEN 11 THEN '0' "
-    f"ELSE CAST(11 - {_weighted(ORG_ALPHABET, ORG_WEIGHTS, 'v')} % 11 AS VARCHAR) END "
+    f"ELSE CAST(11 - {_weighted(ORG_ALPHABET, list(ORG_WEIGHTS), 'v')} % 11 AS VARCHAR) END "
     "= substr(v, 9, 1) END)",
     "CREATE OR REPLACE TEMP MACRO gb11643_valid(v) AS ("
     "CASE WHEN v IS NULL THEN NULL "

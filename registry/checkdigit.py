@@ -17,19 +17,20 @@ from collections.abc import Callable
 
 from stdnum.cn import ric, uscc
 
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
+ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # GB 11714
+ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def gb11714_check(body: str) -> str:
     """The check character of an 8-character organisation-code body."""
-    total = sum(_ORG_ALPHABET.index(c) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    total = sum(ORG_ALPHABET.index(c) * w for c, w in zip(body, ORG_WEIGHTS, strict=True))
     value = 11 - total % 11
     return {10: "X", 11: "0"}.get(value, str(value))
 
 
 def _gb11714_valid(code: str) -> bool:
-    if len(code) != 9 or any(c not in _ORG_ALPHABET for c in code[:8]):
+    if len(code) != 9 or any(c not in ORG_ALPHABET for c in code[:8]):
         return False
     return code[8] == gb11714_check(code[:8])
 

@@ -22,8 +22,10 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-ALPHA31 = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100
-ALPHA36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # GB 11714
+from registry.checkdigit import ORG_ALPHABET, USCC_ALPHABET
+
+ALPHA31 = USCC_ALPHABET  # GB 32100
+ALPHA36 = ORG_ALPHABET  # GB 11714
 CHECK11 = "0123456789X"  # the check characters of GB 11714 and GB 11643
 _W31 = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
 _W11714 = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
