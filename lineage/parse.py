@@ -20,14 +20,15 @@ the statements that read them, and forgotten when dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
+from sqlglot.tokens import Token, TokenType
 
 from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose
 
@@ -53,8 +54,8 @@ def _column_name(identifier: exp.Expr | str) -> str:
     return str(identifier.name if isinstance(identifier, exp.Expr) else identifier).lower()
 
 
-def _nested_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
-    """``{"db.table": [cols]}`` → sqlglot's nested ``{"db": {"table": {col: type}}}`` mapping."""
+def sqlglot_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
+    """``{"db.table": [cols]}`` → sqlglot's nested ``{"db": {"table": {col: type}}}``, names equally deep."""
     nested: dict[str, object] = {}
     depth = max((len(k.split(".")) for k in schema), default=1)
     for name, columns in schema.items():
@@ -322,6 +323,28 @@ class _Script:
     temp: dict[str, dict[str, Traced]] = field(default_factory=dict)
     temp_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     temp_indirect: dict[str, set[ColumnRef]] = field(default_factory=dict)
+    by_name: dict[str, set[str]] = field(default_factory=dict)  # last name part → schema keys
+
+    def relevant(self, query: exp.Expr) -> dict[str, list[str]]:
+        """The known tables a statement may name, matched on their last name part.
+
+        qualify normalizes every table of the schema it is given; a registry knows thousands, a
+        statement reads a few, so only those (and same-named tables of other schemas) go in.
+        """
+        if not self.by_name:
+            for key in self.schema:
+                self.by_name.setdefault(key.rpartition(".")[2].lower(), set()).add(key)
+        out: dict[str, list[str]] = {}
+        for table in query.find_all(exp.Table):
+            for key in self.by_name.get(table.name.lower(), ()):
+                out[key] = self.schema[key]
+        return out
+
+    def define(self, table: str, columns: Sequence[str]) -> None:
+        """A table the script creates or names: later statements resolve against it."""
+        self.schema[table] = list(columns)
+        if self.by_name:
+            self.by_name.setdefault(table.rpartition(".")[2].lower(), set()).add(table)
 
     def trace_query(
         self,
@@ -332,10 +355,10 @@ class _Script:
         index: int,
         sql: str,
     ) -> StatementLineage:
-        qualified = qualify(
-            query.copy(),
+        qualified = qualify(  # in place: every caller hands over a tree it no longer needs
+            query,
             dialect=self.dialect,
-            schema=_nested_schema(self.schema) or None,
+            schema=sqlglot_schema(self.relevant(query)) or None,
             validate_qualify_columns=False,
             quote_identifiers=False,
             identify=False,
@@ -391,7 +414,7 @@ class _Script:
         elif tracer.unresolved:
             reason = "unresolved: " + ", ".join(sorted(tracer.unresolved)[:5])
         if target:
-            self.schema[target] = names
+            self.define(target, names)
         lineage = StatementLineage(
             index,
             sql,
@@ -488,7 +511,7 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
         query = statement.expression
         kind = f"create {str(statement.args.get('kind') or '').lower()}".strip()
         if target and columns and query is None:
-            script.schema[target] = columns
+            script.define(target, columns)
         if query is None or not isinstance(query, exp.Query):
             return StatementLineage(
                 index, sql, targets=(target,) if target else (), kind=kind, reason="no data flow"
@@ -528,14 +551,41 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
         into = statement.args.get("into") if isinstance(statement, exp.Select) else None
         if into is not None:
             target = table_name(into.this)
-            query = statement.copy()
-            query.set("into", None)
-            lineage = script.trace_query(query, target, None, "select into", index, sql)
+            statement.set("into", None)
+            lineage = script.trace_query(statement, target, None, "select into", index, sql)
             if into.args.get("temporary") or target.startswith("#"):
                 script.remember_temp(target, lineage)
             return lineage
         return script.trace_query(statement, script.default_target, None, "select", index, sql)
     return StatementLineage(index, sql, kind=statement.key, reason="no data flow")
+
+
+def _statements(sql: str, dialect: Dialect) -> Iterator[tuple[list[Token], str]]:
+    """The tokens of each statement of a script, with the statement's own text.
+
+    The script is tokenized once and cut at top-level semicolons, as sqlglot's parser cuts it;
+    a statement's text is sliced from the script (what the department wrote, comments inside
+    kept), rather than generated again from the tree.
+    """
+    chunk: list[Token] = []
+    for token in dialect.tokenize(sql):
+        if token.token_type != TokenType.SEMICOLON:
+            chunk.append(token)
+        elif chunk:
+            yield chunk, sql[chunk[0].start : chunk[-1].end + 1]
+            chunk = []
+    if chunk:
+        yield chunk, sql[chunk[0].start : chunk[-1].end + 1]
+
+
+def _failure(exc: Exception) -> tuple[str, int | None, int | None]:
+    """(reason, line, column) of a parse error, one line long."""
+    if isinstance(exc, ParseError) and exc.errors:
+        error = exc.errors[0]
+        return str(error.get("description") or exc).split("\n")[0], error.get("line"), error.get("col")
+    if isinstance(exc, SqlglotError):
+        return str(exc).split("\n")[0], None, None
+    return f"{exc.__class__.__name__}: {exc}".split("\n")[0], None, None
 
 
 def extract_lineage(
@@ -544,37 +594,33 @@ def extract_lineage(
     schema: SchemaInput | None = None,
     default_target: str | None = None,
 ) -> list[StatementLineage]:
-    """Lineage of every statement of ``sql``; unparseable statements come back ``failed``."""
+    """Lineage of every statement of ``sql``.
+
+    A statement that cannot be parsed comes back ``failed`` with the reason and its line and
+    column; the statements around it are still traced.
+    """
     script = _Script(
         dialect, {k.lower(): [c.lower() for c in v] for k, v in (schema or {}).items()}, default_target
     )
     try:
-        statements = sqlglot.parse(sql, read=dialect)
-    except ParseError as exc:
-        error = exc.errors[0] if exc.errors else {}
-        return [
-            StatementLineage(
-                0,
-                sql,
-                status="failed",
-                reason=str(error.get("description") or exc).split("\n")[0],
-                line=error.get("line"),
-                col=error.get("col"),
-            )
-        ]
-    except SqlglotError as exc:
-        return [StatementLineage(0, sql, status="failed", reason=str(exc).split("\n")[0])]
-    out = []
-    for index, statement in enumerate(s for s in statements if s is not None):
-        text = statement.sql(dialect=dialect)
+        engine = Dialect.get_or_raise(dialect)
+        chunks = list(_statements(sql, engine))
+    except SqlglotError as exc:  # an unknown dialect, or text that cannot be tokenized
+        reason, line, col = _failure(exc)
+        return [StatementLineage(0, sql, status="failed", reason=reason, line=line, col=col)]
+    parser = engine.parser()
+    out: list[StatementLineage] = []
+    for tokens, text in chunks:
         try:
-            out.append(_statement(script, statement, index, text))
+            parsed = [s for s in parser.parse(tokens, sql) if s is not None]
         except SqlglotError as exc:
-            out.append(StatementLineage(index, text, status="failed", reason=str(exc).split("\n")[0]))
-        except Exception as exc:  # sqlglot raises plain errors on some constructs: keep them as data
-            out.append(
-                StatementLineage(
-                    index, text, status="failed", reason=f"{exc.__class__.__name__}: {exc}".split("\n")[0]
-                )
-            )
+            reason, line, col = _failure(exc)
+            out.append(StatementLineage(len(out), text, status="failed", reason=reason, line=line, col=col))
+            continue
+        for statement in parsed:
+            index = len(out)
+            try:
+                out.append(_statement(script, statement, index, text))
+            except Exception as exc:  # sqlglot raises plain errors on some constructs: keep them as data
+                out.append(StatementLineage(index, text, status="failed", reason=_failure(exc)[0]))
     return out

@@ -17,10 +17,7 @@ from collections.abc import Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.qualify import qualify
 
 from lineage.models import StatementLineage
 from lineage.parse import extract_lineage
@@ -31,57 +28,27 @@ if TYPE_CHECKING:
     from registry.model import Indicator, View
 
 
-def output_columns(
-    sql: str, dialect: str, schema: Mapping[str, Sequence[str]], lineage: Sequence[StatementLineage] = ()
-) -> list[str]:
-    """The output column names of a query, in order (stars expanded against ``schema``).
+def output_columns(lineage: Sequence[StatementLineage]) -> list[str]:
+    """The output column names of a view's query, in order, stars expanded.
 
-    Columns fed by nothing (``'x' AS label``) have no lineage edge, so the names come from the
-    query itself; when it cannot be qualified, the targets of ``lineage``'s edges stand in.
+    They come from the last statement that was traced; columns fed by nothing (``'x' AS
+    label``) are among them, since they have no edge. When nothing could be traced, the targets
+    of the edges stand in.
 
-    >>> output_columns("select a, 'x' as label from t", "duckdb", {"t": ["a", "b"]})
+    >>> output_columns(extract_lineage("select a, 'x' as label from t", schema={"t": ["a", "b"]}))
     ['a', 'label']
-    >>> output_columns("select * from t", "duckdb", {"t": ["a", "b"]})
+    >>> output_columns(extract_lineage("select * from t", schema={"t": ["a", "b"]}, default_target="v"))
     ['a', 'b']
     """
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-        lowered = {k.lower(): [c.lower() for c in v] for k, v in schema.items()}
-        qualified = qualify(
-            tree,
-            dialect=dialect,
-            schema=sqlglot_schema(lowered) or None,
-            validate_qualify_columns=False,
-            quote_identifiers=False,
-            identify=False,
-        )
-        if isinstance(qualified, exp.Query):
-            names = [n for n in qualified.named_selects if n and n != "*"]
-            if names:
-                return list(dict.fromkeys(names))
-    except (SqlglotError, ValueError, KeyError):
-        pass
+    for statement in reversed(lineage):
+        names = [n for n in statement.outputs if n and n != "*"]
+        if statement.status != "failed" and names:
+            return list(dict.fromkeys(names))
     seen: dict[str, None] = {}
     for statement in lineage:
         for edge in statement.columns:
             seen.setdefault(edge.target.column, None)
     return list(seen)
-
-
-def sqlglot_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
-    """``{"db.table": [cols]}`` → sqlglot's ``{"db": {"table": {col: type}}}``, all names equally deep."""
-    nested: dict[str, object] = {}
-    depth = max((len(k.split(".")) for k in schema), default=1)
-    for name, columns in schema.items():
-        parts = name.split(".")
-        parts = [""] * (depth - len(parts)) + parts
-        node = nested
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            assert isinstance(child, dict)
-            node = child
-        node[parts[-1]] = {c: "TEXT" for c in columns}
-    return nested
 
 
 def _query_order(queries: Mapping[str, View | Indicator]) -> list[str]:
@@ -109,7 +76,7 @@ def registry_schema(registry: Registry) -> dict[str, list[str]]:
         query = queries[code]
         sql = query.query or ""
         lineage = extract_lineage(sql, query.dialect, schema=schema, default_target=code)
-        columns = output_columns(sql, query.dialect, schema, lineage)
+        columns = output_columns(lineage)
         if columns:
             schema[code] = columns
     return schema
