@@ -24,6 +24,7 @@ view and indicator SQL (unlabelled: throughput only).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -219,24 +220,30 @@ def timed(run: Callable[[], object], repeat: int, budget: float) -> float:
     return best
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of labelled *.yaml cases")
-    parser.add_argument("--repeat", type=int, default=5, help="timings of govreg and the floor (best kept)")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N cases (0: all)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
+def tpc_cases() -> tuple[dict[str, list[Case]], str | None]:
+    """TPC-H and TPC-DS queries (unlabelled), or why they are not available."""
+    spec = importlib.util.spec_from_file_location("bench_tpc", Path(__file__).with_name("tpc.py"))
+    assert spec and spec.loader
+    tpc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tpc)
+    try:
+        data = tpc.load()
+    except tpc.Unavailable as exc:
+        return {}, str(exc)
+    parts: dict[str, list[Case]] = {}
+    for name, part in data.items():
+        parts[name] = []
+        for query in part["queries"]:
+            count = len([s for s in sqlglot.parse(query["sql"], read="duckdb") if s is not None])
+            parts[name].append(Case(query["id"], query["sql"], "duckdb", part["schema"], query["id"], count))
+    return parts, None
 
-    source = "corpus" if args.corpus.is_dir() and any(args.corpus.glob("*.yaml")) else "city"
-    cases = load_corpus(args.corpus) if source == "corpus" else city_cases()
-    if args.limit:
-        cases = cases[: args.limit]
-    statements = sum(c.statements for c in cases)
+
+def measure(cases: Sequence[Case], repeat: int) -> dict[str, Any]:
+    """Outcomes and best timings of the three tools over ``cases``; fills ``case.found``."""
     wrapped = [sqllineage_sql(c) for c in cases]
-
-    # outcomes, which also warm every tool up (imports, sqlfluff's dialects, sqlglot's caches)
     schemas = {case.id: floor_schema(case) for case in cases}
+    # outcomes first, which also warms every tool up (imports, sqlfluff's dialects, sqlglot's caches)
     failed = {"govreg": 0, "sqllineage": 0, "floor": 0}
     for case, sql in zip(cases, wrapped, strict=True):
         ok, edges = run_govreg(case)
@@ -259,9 +266,44 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for case in cases:
             run_floor(case, schemas[case.id])
 
-    govreg_s = timed(all_govreg, args.repeat, budget=30)
-    floor_s = timed(all_floor, args.repeat, budget=30)
-    sqllineage_s = timed(all_sqllineage, args.repeat, budget=60)  # slow: fewer repeats within budget
+    statements = sum(c.statements for c in cases)
+    govreg_s = timed(all_govreg, repeat, budget=30)
+    floor_s = timed(all_floor, repeat, budget=30)
+    sqllineage_s = timed(all_sqllineage, repeat, budget=60)  # slow: fewer repeats within budget
+    return {
+        "cases": len(cases),
+        "statements": statements,
+        "seconds": {"govreg": govreg_s, "sqllineage": sqllineage_s, "floor": floor_s},
+        "govreg_per_s": round(statements / govreg_s, 1),
+        "sqllineage_per_s": round(statements / sqllineage_s, 1),
+        "floor_per_s": round(statements / floor_s, 1),
+        "ratio_throughput_govreg_sqllineage": round(sqllineage_s / govreg_s, 1),
+        "ratio_time_govreg_floor": round(govreg_s / floor_s, 2),
+        "failed": failed,
+        "columns_govreg": sum(len(c.found["govreg"]) for c in cases),
+        "columns_sqllineage": sum(len(c.found["sqllineage"]) for c in cases),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of labelled *.yaml cases")
+    parser.add_argument("--repeat", type=int, default=5, help="timings of govreg and the floor (best kept)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N cases (0: all)")
+    parser.add_argument("--no-tpc", action="store_true", help="leave out the TPC-H and TPC-DS queries")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+
+    source = "corpus" if args.corpus.is_dir() and any(args.corpus.glob("*.yaml")) else "city"
+    cases = load_corpus(args.corpus) if source == "corpus" else city_cases()
+    if args.limit:
+        cases = cases[: args.limit]
+    tpc, tpc_missing = ({}, "left out (--no-tpc)") if args.no_tpc else tpc_cases()
+    parts = {source: measure(cases, args.repeat)}
+    for name, part in tpc.items():
+        parts[name] = measure(part, args.repeat)
+    everything = [*cases, *(c for part in tpc.values() for c in part)]
 
     labelled = [c for c in cases if c.labels]
     label_pairs = {(c.id, s, t) for c in labelled for s, t, _ in c.labels or ()}
@@ -274,18 +316,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def share(part: set[Any], whole: set[Any]) -> float | None:
         return round(len(part & whole) / len(whole), 4) if whole else None
 
+    def total(tool: str) -> float:
+        return sum(p["seconds"][tool] for p in parts.values())
+
+    statements = sum(c.statements for c in everything)
     figures: dict[str, Any] = {
         "source": source,
-        "cases": len(cases),
+        "cases": len(everything),
         "statements": statements,
+        "tpc": tpc_missing or "included",
+        "parts": parts,
         "labelled_cases": len(labelled),
         "labelled_pairs": len(label_pairs),
-        "govreg_per_s": round(statements / govreg_s, 1),
-        "sqllineage_per_s": round(statements / sqllineage_s, 1),
-        "floor_per_s": round(statements / floor_s, 1),
-        "ratio_throughput_govreg_sqllineage": round(sqllineage_s / govreg_s, 1),
-        "ratio_time_govreg_floor": round(govreg_s / floor_s, 2),
-        "failed": failed,
+        "govreg_per_s": round(statements / total("govreg"), 1),
+        "sqllineage_per_s": round(statements / total("sqllineage"), 1),
+        "floor_per_s": round(statements / total("floor"), 1),
+        "ratio_throughput_govreg_sqllineage": round(total("sqllineage") / total("govreg"), 1),
+        "ratio_time_govreg_floor": round(total("govreg") / total("floor"), 2),
+        "failed": {
+            tool: sum(p["failed"][tool] for p in parts.values()) for tool in ("govreg", "sqllineage", "floor")
+        },
         "recall_govreg": share(govreg_pairs, label_pairs),
         "recall_sqllineage": share(sqllineage_pairs, label_pairs),
         "recall_govreg_non_indirect": share(govreg_pairs, direct_pairs),
@@ -306,12 +356,19 @@ def _print(f: Mapping[str, Any]) -> None:
         return "—" if value is None else f"{100 * value:.1f}%"
 
     print(
-        f"corpus: {f['source']}, {f['cases']} cases, {f['statements']} statements, "
-        f"{f['labelled_pairs']} labelled column pairs"
+        f"{f['cases']} cases, {f['statements']} statements ({f['labelled_pairs']} labelled column pairs); "
+        f"TPC-H/TPC-DS: {f['tpc']}"
     )
-    print(f"  govreg      {f['govreg_per_s']:>10,.1f} statements/s   failed {f['failed']['govreg']}")
-    print(f"  sqllineage  {f['sqllineage_per_s']:>10,.1f} statements/s   failed {f['failed']['sqllineage']}")
-    print(f"  floor       {f['floor_per_s']:>10,.1f} statements/s   failed {f['failed']['floor']}")
+    head = ("statements", "govreg/s", "sqllineage/s", "floor/s", "x sqllineage", "/ floor")
+    print(f"{'':<10} {head[0]:>10} {head[1]:>10} {head[2]:>13} {head[3]:>10} {head[4]:>13} {head[5]:>8}")
+    rows = [*f["parts"].items(), ("all", f)]
+    for name, p in rows:
+        print(
+            f"{name:<10} {p['statements']:>10} {p['govreg_per_s']:>10,.1f} {p['sqllineage_per_s']:>13,.1f} "
+            f"{p['floor_per_s']:>10,.1f} {p['ratio_throughput_govreg_sqllineage']:>13} "
+            f"{p['ratio_time_govreg_floor']:>8}"
+        )
+    print(f"failed statements: {f['failed']}")
     print(f"throughput govreg / sqllineage: {f['ratio_throughput_govreg_sqllineage']}x (target ≥ 20)")
     print(f"time govreg / floor (parse + qualify): {f['ratio_time_govreg_floor']} (target ≤ 3)")
     if f["labelled_pairs"]:
