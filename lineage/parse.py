@@ -42,10 +42,15 @@ def table_name(table: exp.Table) -> str:
     for key in ("catalog", "db", "this"):
         part = table.args.get(key)
         if isinstance(part, exp.Identifier):
-            parts.append(part.name if part.quoted else part.name.lower())
+            name = part.name if part.quoted else part.name.lower()
+            parts.append(f"#{name}" if part.args.get("temporary") and not name.startswith("#") else name)
         elif isinstance(part, exp.Expr) and part.name:
             parts.append(part.name.lower())
     return ".".join(parts)
+
+
+PSEUDO_COLUMNS = frozenset({"rownum", "rowid", "level", "connect_by_isleaf", "connect_by_iscycle", "sysdate"})
+"""Oracle's pseudo-columns: read from no table, whatever qualify binds them to."""
 
 
 def _column_name(identifier: exp.Expr | str) -> str:
@@ -74,6 +79,8 @@ class _Tracer:
 
     temp: Mapping[str, Mapping[str, Traced]]
     temp_sources: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    known: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    scopes: dict[int, Scope] = field(default_factory=dict)  # id of a query → the traversed scope of it
     memo: dict[tuple[int, str], Traced] = field(default_factory=dict)
     unresolved: set[str] = field(default_factory=set)
     visiting: set[tuple[int, str]] = field(default_factory=set)
@@ -94,11 +101,15 @@ class _Tracer:
 
     def output(self, scope: Scope, name: str) -> Traced:
         """The base columns feeding output column ``name`` of ``scope``."""
+        # a recursive CTE's reference to itself is a scope of its own over the anchor's query, with
+        # no sources: its rows start as the anchor's, so it is traced as the anchor
+        scope = self.scopes.get(id(scope.expression), scope) if not scope.sources else scope
         key = (id(scope), name)
         if key in self.memo:
             return self.memo[key]
-        if key in self.visiting:  # a recursive CTE reading itself
-            return {}
+        if key in self.visiting:  # a recursive CTE reading itself: its rows start as the anchor's
+            anchor = _first(scope)
+            return {} if anchor is scope or (id(anchor), name) in self.visiting else self.output(anchor, name)
         self.visiting.add(key)
         result: Traced = {}
         if scope.set_operation_scopes:
@@ -173,16 +184,42 @@ class _Tracer:
             while outer is not None and source is None:
                 source = outer.sources.get(source_name) if source_name else None
                 outer = outer.parent
+        if (
+            column.name.lower() in PSEUDO_COLUMNS
+            and isinstance(source, Scope)
+            and column.name not in {s.alias_or_name for s in _selects(source)}
+        ):
+            return {}  # ROWNUM over a derived table that has no such column
         if isinstance(source, Scope) and source.scope_type == ScopeType.UDTF:
+            lateral = source.expression
+            if isinstance(lateral, exp.Lateral) and isinstance(lateral.this, exp.Subquery):
+                inner = next((s for s in source.subquery_scopes if s.expression is lateral.this.this), None)
+                if inner is not None:  # LATERAL (SELECT ...): its outputs, like a derived table's
+                    return self.output(inner, column.name)
             return self.udtf(source)
         if isinstance(source, Scope):
             return self.output(source, column.name)
         if source is None and not scope.sources and scope.scope_type == ScopeType.CTE:
             return {}  # the recursive reference of a recursive CTE: its anchor is traced already
+        if isinstance(source, exp.Table) and not isinstance(source.this, exp.Identifier):
+            return self.table_function(scope, source.this)  # generate_series(...) AS g(d)
         if isinstance(source, exp.Table):
-            return self.base(table_name(source), _column_name(column.this))
+            table, name = table_name(source), _column_name(column.this)
+            if name in PSEUDO_COLUMNS and table in self.known and name not in self.known[table]:
+                return {}
+            return self.base(table, name)
+        if source is None and column.name.lower() in PSEUDO_COLUMNS:
+            return {}
         self.unresolved.add(column.sql())
         return {}
+
+    def table_function(self, scope: Scope, function: exp.Expr) -> Traced:
+        """Columns of a table-valued function: a transformation of the columns it is given."""
+        out: Traced = {}
+        for column in function.find_all(exp.Column):
+            for ref, kind in self.column(scope, column).items():
+                out[ref] = _stronger(out.get(ref), compose("transformation", kind))
+        return out
 
     def udtf(self, scope: Scope) -> Traced:
         """Columns produced by UNNEST / LATERAL VIEW EXPLODE: a transformation of their input."""
@@ -199,10 +236,17 @@ class _Tracer:
         refs: set[ColumnRef] = set()
         query = scope.expression
         clauses: list[exp.Expr] = []  # every clause is a parsed expression, never None
-        for key in ("where", "group", "having", "qualify", "order"):
+        for key in ("where", "group", "having", "qualify", "order", "connect"):
             clause = query.args.get(key)
             if clause is not None:
                 clauses.append(clause)
+        group = query.args.get("group")
+        if group is not None and group.args.get("all"):  # GROUP BY ALL: every projection not aggregated
+            clauses += [
+                p.this if isinstance(p, exp.Alias) else p
+                for p in _selects(scope)
+                if not (p.this if isinstance(p, exp.Alias) else p).find(exp.AggFunc)
+            ]
         for join in query.args.get("joins") or []:
             for key in ("on", "using"):
                 part = join.args.get(key)
@@ -236,6 +280,8 @@ def _aggregated(column: exp.Column, top: exp.Expr) -> bool:
     while parent is not None:
         if isinstance(parent, exp.AggFunc) and not isinstance(parent, ANALYTIC):
             return True
+        if isinstance(parent, exp.Filter) and isinstance(parent.this, exp.AggFunc):
+            return True  # COUNT(*) FILTER (WHERE status = 'paid'): what is counted
         if parent is top:
             return False
         parent = parent.parent
@@ -264,6 +310,13 @@ def _window_specs(node: exp.Expr) -> list[exp.Expr]:
         order = window.args.get("order")
         if order is not None:
             specs.append(order)
+        name = window.args.get("alias")
+        if isinstance(name, exp.Identifier) and isinstance(owner, exp.Select):  # OVER w: WINDOW w AS (...)
+            for named in owner.args.get("windows") or []:
+                if named.this.name == name.name:
+                    specs.extend(named.args.get("partition_by") or [])
+                    if named.args.get("order") is not None:
+                        specs.append(named.args["order"])
     return specs
 
 
@@ -354,7 +407,15 @@ class _Script:
         kind: str,
         index: int,
         sql: str,
+        shaping: Mapping[str, Sequence[str]] | None = None,
     ) -> StatementLineage:
+        """Lineage of one query writing ``target`` (its ``columns``, else the query's names).
+
+        ``shaping`` names extra projections that are not written but decide which rows some
+        target columns get (a MERGE's ``WHEN MATCHED AND <cond>``): their columns become
+        indirect edges of just those target columns.
+        """
+        shaping = shaping or {}
         qualified = qualify(  # in place: every caller hands over a tree it no longer needs
             query,
             dialect=self.dialect,
@@ -366,21 +427,41 @@ class _Script:
         root = build_scope(qualified)
         if root is None:
             return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
-        tracer = _Tracer(self.temp, self.temp_sources)
-        outputs = [s.alias_or_name for s in _selects(_first(root))]
+        tracer = _Tracer(self.temp, self.temp_sources, self.schema)
+        for scope in root.traverse():
+            tracer.scopes.setdefault(id(scope.expression), scope)
+        first = _first(root)
+        outputs = [s.alias_or_name for s in _selects(first)]
         names = list(columns) if columns else outputs
         edges: set[ColumnEdge] = set()
         traced_by_target: dict[str, Traced] = {}
+        own_indirect: dict[str, set[ColumnRef]] = {}  # target column → what shapes it alone
         for position, output in enumerate(outputs):
             traced = tracer.output(root, output)
+            if output in shaping:
+                for name in shaping[output]:
+                    own_indirect.setdefault(name, set()).update(traced)
+                continue
             name = names[position] if position < len(names) else output
+            if name == "*":  # a star over an unknown table: no column to point at
+                continue
             traced_by_target[name] = traced
             if target:
                 for ref, edge_kind in traced.items():
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), edge_kind))  # type: ignore[arg-type]
+        # a subquery in a projection (a correlated scalar subquery) filters only that output's value
+        claimed: set[int] = set()
+        for position, projection in enumerate(_selects(first)):
+            name = names[position] if position < len(names) else projection.alias_or_name
+            for subquery in projection.find_all(exp.Select):
+                child = _scope_of(first, subquery)
+                for scope in child.traverse() if child is not None else ():
+                    own_indirect.setdefault(name, set()).update(tracer.indirect(scope))
+                    claimed.add(id(scope))
         indirect: set[ColumnRef] = set(tracer.extra_indirect)
         for scope in root.traverse():
-            indirect |= tracer.indirect(scope)
+            if id(scope) not in claimed:
+                indirect |= tracer.indirect(scope)
             for source in scope.sources.values():
                 if isinstance(source, exp.Table):
                     name = table_name(source)
@@ -394,7 +475,9 @@ class _Script:
             for ref in indirect:
                 for name in traced_by_target:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
-            first = _first(root)
+            for name, refs in own_indirect.items():
+                for ref in refs:
+                    edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
             for position, projection in enumerate(_selects(first)):
                 name = names[position] if position < len(names) else projection.alias_or_name
                 for spec in _window_specs(projection):
@@ -428,16 +511,20 @@ class _Script:
         )
         return lineage
 
-    def remember_temp(self, target: str, lineage: StatementLineage) -> None:
-        table: dict[str, Traced] = {}
+    def remember_temp(self, target: str, lineage: StatementLineage, add: bool = False) -> None:
+        """Carry a temporary table as what ``lineage`` filled it with (``add``: on top of before)."""
+        table: dict[str, Traced] = {k: dict(v) for k, v in self.temp.get(target, {}).items()} if add else {}
         for edge in lineage.columns:
             if edge.kind == "indirect":
                 continue
             traced = table.setdefault(edge.target.column, {})
             traced[edge.source] = _stronger(traced.get(edge.source), edge.kind)
+        indirect = {e.source for e in lineage.columns if e.kind == "indirect"}
         self.temp[target] = table
-        self.temp_sources[target] = lineage.sources
-        self.temp_indirect[target] = {e.source for e in lineage.columns if e.kind == "indirect"}
+        self.temp_sources[target] = tuple(
+            sorted({*lineage.sources, *(self.temp_sources.get(target, ()) if add else ())})
+        )
+        self.temp_indirect[target] = indirect | (self.temp_indirect.get(target, set()) if add else set())
 
 
 def _first(scope: Scope) -> Scope:
@@ -463,13 +550,19 @@ def _is_temp(create: exp.Create, name: str) -> bool:
     return temporary or name.startswith("#")
 
 
-def _merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str]]:
-    """MERGE as a SELECT of the values it writes, over target JOIN source ON the condition."""
+def _merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str], dict[str, list[str]]]:
+    """MERGE as a SELECT of the values it writes, over target JOIN source ON the condition.
+
+    Each ``WHEN ... AND <condition>`` becomes a projection ``__w<n>`` after the written ones,
+    named in the returned shaping map with the target columns its branch writes.
+    """
     target = merge.this
     using = merge.args.get("using")
     selects: list[exp.Expr] = []
     names: list[str] = []
+    conditions: list[tuple[exp.Expr, list[str]]] = []
     for when in merge.args.get("whens", exp.Whens()).expressions:
+        before = len(names)
         then = when.args.get("then")
         if isinstance(then, exp.Update):
             for eq in then.expressions:
@@ -481,28 +574,67 @@ def _merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str]]:
             for column, value in zip(columns, values, strict=False):
                 names.append(_column_name(column.this if isinstance(column, exp.Column) else column))
                 selects.append(value.copy())
-    select = exp.select(*(exp.alias_(s, f"__c{i}") for i, s in enumerate(selects))).from_(target.copy())
+        condition = when.args.get("condition")
+        if condition is not None and len(names) > before:
+            conditions.append((condition, names[before:]))
+    shaping = {f"__w{i}": written for i, (_, written) in enumerate(conditions)}
+    select = exp.select(
+        *(exp.alias_(s, f"__c{i}") for i, s in enumerate(selects)),
+        *(exp.alias_(c.copy(), f"__w{i}") for i, (c, _) in enumerate(conditions)),
+    ).from_(target.copy())
     select = select.join(using.copy(), on=merge.args.get("on").copy())  # type: ignore[union-attr]
-    return select, names
+    return select, names, shaping
 
 
-def _update_query(update: exp.Update) -> tuple[exp.Select, list[str]]:
+def _without_joins(table: exp.Expr) -> tuple[exp.Expr, list[exp.Join]]:
+    """A copy of an UPDATE's table and the joins sqlglot hangs on it (``UPDATE a JOIN b ...``)."""
+    bare = table.copy()
+    joins = [j for j in bare.args.get("joins") or [] if isinstance(j, exp.Join)]
+    bare.set("joins", None)
+    return bare, joins
+
+
+def _update_query(update: exp.Update) -> tuple[exp.Select, list[str], str | None]:
+    """UPDATE as a SELECT of the values it sets, over its tables; with the table it writes.
+
+    ``UPDATE t SET ... FROM s`` reads t joined with s; MySQL's ``UPDATE t JOIN s ON ...`` keeps
+    its join; T-SQL's ``UPDATE o SET ... FROM orders o JOIN ...`` names the alias of a FROM table,
+    and writes that table.
+    """
     names = [
         _column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this)
         for eq in update.expressions
     ]
-    select = exp.select(
-        *(exp.alias_(eq.expression.copy(), f"__c{i}") for i, eq in enumerate(update.expressions))
-    )
-    select = select.from_(update.this.copy())
+    target, joins = _without_joins(update.this)
+    written = table_name(update.this) if isinstance(update.this, exp.Table) else None
     source = update.args.get("from_") or update.args.get("from")
     if source is not None:
-        for table in [source.this, *[j.this for j in source.args.get("joins") or []]]:
-            select = select.join(table.copy())
+        first, more = _without_joins(source.this)
+        tables = [first, *(j.this for j in more)]
+        aliased = next(
+            (
+                t
+                for t in tables
+                if isinstance(t, exp.Table)
+                and isinstance(target, exp.Table)
+                and not target.db
+                and t.alias
+                and t.alias == target.name
+            ),
+            None,
+        )
+        if aliased is not None:
+            target, joins, written = first, more, table_name(aliased)
+        else:
+            joins = [*joins, exp.Join(this=first), *more]
+    select = exp.select(
+        *(exp.alias_(eq.expression.copy(), f"__c{i}") for i, eq in enumerate(update.expressions))
+    ).from_(target)
+    select.set("joins", joins or None)
     where = update.args.get("where")
     if where is not None:
         select = select.where(where.this.copy())
-    return select, names
+    return select, names, written
 
 
 def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
@@ -513,6 +645,8 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
         if target and columns and query is None:
             script.define(target, columns)
         if query is None or not isinstance(query, exp.Query):
+            if target and query is None and _is_temp(statement, target):  # filled later, by INSERT
+                script.remember_temp(target, StatementLineage(index, sql))
             return StatementLineage(
                 index, sql, targets=(target,) if target else (), kind=kind, reason="no data flow"
             )
@@ -527,17 +661,18 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
             return StatementLineage(
                 index, sql, targets=(target,) if target else (), kind="insert", reason="no query (VALUES)"
             )
-        if columns is None and target in script.schema and target not in script.temp:
+        if columns is None and target in script.schema:
             columns = script.schema[target]
         lineage = script.trace_query(query, target, columns, "insert", index, sql)
+        if target in script.temp:
+            script.remember_temp(target, lineage, add=True)
         return lineage
     if isinstance(statement, exp.Merge):
-        query, names = _merge_query(statement)
+        query, names, shaping = _merge_query(statement)
         target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
-        return script.trace_query(query, target, names, "merge", index, sql)
+        return script.trace_query(query, target, names, "merge", index, sql, shaping)
     if isinstance(statement, exp.Update):
-        query, names = _update_query(statement)
-        target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
+        query, names, target = _update_query(statement)
         return script.trace_query(query, target, names, "update", index, sql)
     if isinstance(statement, exp.Drop):
         dropped = [*(statement.args.get("tables") or []), statement.this]

@@ -34,11 +34,13 @@ from lineage.parse import extract_lineage
 CORPUS = Path(__file__).parent / "lineage_corpus"
 
 MIN_CASES = 150
-FLOOR_TABLE_PRECISION = 0.99
-FLOOR_TABLE_RECALL = 0.99
-FLOOR_COLUMN_PRECISION = 0.98
-FLOOR_COLUMN_RECALL = 0.96
-FLOOR_STATUS_ACCURACY = 0.98
+# What the parser reaches now on all 198 cases (219 statements): every label agrees. A case added
+# that the parser gets wrong fails here until the parser is fixed; lowering a floor needs a reason.
+FLOOR_TABLE_PRECISION = 1.0
+FLOOR_TABLE_RECALL = 1.0
+FLOOR_COLUMN_PRECISION = 1.0
+FLOOR_COLUMN_RECALL = 1.0
+FLOOR_STATUS_ACCURACY = 1.0
 
 KINDS = {"direct", "transformation", "aggregation", "indirect"}
 STATUSES = {"ok", "partial", "failed"}
