@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench lock clean browser
+.PHONY: demo test lint typecheck bench lock clean browser postgres
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ typecheck: $(STAMP)
 browser:
 	bash scripts/ensure-chromium.sh
 
-test: $(STAMP) browser lint typecheck
-	$(BIN)/pytest -n 2 -q
+# A private PostgreSQL cluster on 127.0.0.1:55432: the store tests run on it as well as on SQLite.
+PG_URL := postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+postgres:
+	bash scripts/ensure-postgres.sh
+
+test: $(STAMP) browser postgres lint typecheck
+	GOVREG_TEST_PG=$(PG_URL) $(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/declarations.py

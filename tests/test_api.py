@@ -25,6 +25,7 @@ from registry.store.apply import apply_registry
 from registry.store.audit import query_events
 from registry.store.tokens import create_token, revoke_token
 from registry.vocab import SecurityLevel
+from tests.backends import BACKENDS, urls
 
 CITY = Path(__file__).resolve().parent.parent / "examples" / "city"
 CORE = "tax_paid_amount"  # owner tax; real_estate and big_data_center hold agreements for it
@@ -69,9 +70,11 @@ class Server:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('api') / 'store.db'}")
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The city in a store on SQLite, then on PostgreSQL: every catalog test runs on both."""
+    databases = urls(request.param, tmp_path_factory.mktemp("api"))
+    store = Store(next(databases)())
     apply_registry(store, _city_with_a_core_element(), actor="tester", reason="city", source=str(CITY))
     tokens = {
         name: create_token(store, department=dept, role=role, actor="tester", reason="test")[1]
@@ -86,6 +89,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with Server(store) as server:
         yield {"store": store, "server": server, "tokens": tokens}
     store.dispose()
+    next(databases, None)  # drops the PostgreSQL database
 
 
 def client(env: dict[str, Any], who: str, fetch_schema: bool = False) -> Client:

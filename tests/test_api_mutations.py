@@ -22,6 +22,7 @@ from registry.store.apply import apply_registry
 from registry.store.audit import query_events, verify_chain
 from registry.store.rows import home_specs
 from registry.store.tokens import create_token
+from tests.backends import BACKENDS, urls
 from tests.test_api import CITY, Server
 
 TODAY = date.today()
@@ -38,10 +39,12 @@ ROLES = (
 )
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The city in a store on SQLite, then on PostgreSQL: every mutation test runs on both."""
     folder = tmp_path_factory.mktemp("mutations")
-    store = Store(f"sqlite:///{folder / 'store.db'}")
+    databases = urls(request.param, folder)
+    store = Store(next(databases)())
     registry, _ = load_valid_home(CITY)
     apply_registry(store, registry, actor="tester", reason="city", source=str(CITY))
     tokens = {
@@ -51,6 +54,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with Server(store) as server:
         yield {"store": store, "server": server, "tokens": tokens, "folder": folder}
     store.dispose()
+    next(databases, None)  # drops the PostgreSQL database
 
 
 def client(env: dict[str, Any], who: str) -> Client:

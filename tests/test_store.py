@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, update
 
 from registry.load import load_valid_home
 from registry.store import Store
@@ -17,6 +18,7 @@ from registry.store.apply import apply_registry, plan_registry
 from registry.store.audit import query_events, verify_chain
 from registry.store.rows import registry_from_specs
 from registry.store.schema import audit_events, dataset_columns, elements, metadata
+from tests.backends import BACKENDS, UrlFactory, urls
 
 BASE = """\
 departments:
@@ -67,9 +69,15 @@ def write_home(root: Path, body: str = BASE) -> Path:
     return root
 
 
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UrlFactory]:
+    """Fresh store URLs on SQLite, then on PostgreSQL (every test that uses it runs on both)."""
+    yield from urls(request.param, tmp_path)
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'store.db'}")
+def store(store_url: UrlFactory) -> Store:
+    return Store(store_url())
 
 
 def apply(store: Store, home: Path, reason: str = "test") -> object:
@@ -194,10 +202,10 @@ def test_a_home_with_errors_is_refused_before_the_store_is_touched(tmp_path: Pat
     assert store.dump() == before
 
 
-def test_audit_verify_detects_edit_delete_and_truncation(tmp_path: Path) -> None:
+def test_audit_verify_detects_edit_delete_and_truncation(tmp_path: Path, store_url: UrlFactory) -> None:
     home = write_home(tmp_path / "home")
     for tamper in ("edit", "delete_middle", "delete_last", "relink"):
-        store = Store(f"sqlite:///{tmp_path / (tamper + '.db')}")
+        store = Store(store_url(tamper))
         apply(store, home)
         with store.read() as conn:
             assert verify_chain(conn).ok and verify_chain(conn).events == 8
@@ -241,24 +249,25 @@ def test_migrations_build_exactly_the_declared_schema(tmp_path: Path, store: Sto
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
-        tables = {r[0] for r in conn.execute(text("select name from sqlite_master where type='table'"))}
+        tables = set(inspect(conn).get_table_names())
     assert set(metadata.tables) <= tables
     # opening again is a no-op upgrade
     again = Store(store.url)
     assert again.schema_version() == "0005"
 
 
-def test_sqlite_store_is_in_wal_mode(store: Store) -> None:
+def test_sqlite_store_is_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_concurrent_applies_serialise_and_keep_the_chain(tmp_path: Path) -> None:
+def test_concurrent_applies_serialise_and_keep_the_chain(tmp_path: Path, store_url: UrlFactory) -> None:
     """Two processes' worth of applies at once: both commit, one after the other, chain intact."""
     import threading
 
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = store_url()
     Store(url)  # create the schema first
     homes = [
         write_home(tmp_path / "a"),

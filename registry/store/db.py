@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from registry.errors import StoreError
@@ -24,6 +24,7 @@ from registry.store.schema import ENTITY_TABLES
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_URL = "sqlite:///.govreg/store.db"
+WRITE_LOCK = int.from_bytes(b"govreg:w", "big")  # the advisory lock every write takes on PostgreSQL
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -69,7 +70,7 @@ class Store:
     # --- schema ------------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
         cfg = alembic_config(self.url)
-        with self.writer.begin() as conn:
+        with self.write() as conn:  # two processes opening a new store do not both migrate it
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
@@ -89,8 +90,16 @@ class Store:
     # --- transactions ------------------------------------------------------------------------
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction: committed on success, rolled back on any exception."""
+        """One write transaction: committed on success, rolled back on any exception.
+
+        Writers run one at a time, and each reads what the one before it committed: SQLite's
+        ``BEGIN IMMEDIATE`` does this; on PostgreSQL the transaction first takes an advisory
+        lock (held until it ends), since its row locks come too late for a plan computed from
+        reads (two applies would both plan the same creates).
+        """
         with self.writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
             yield conn
 
     @contextmanager
