@@ -107,9 +107,8 @@ class _Tracer:
         key = (id(scope), name)
         if key in self.memo:
             return self.memo[key]
-        if key in self.visiting:  # a recursive CTE reading itself: its rows start as the anchor's
-            anchor = _first(scope)
-            return {} if anchor is scope or (id(anchor), name) in self.visiting else self.output(anchor, name)
+        if key in self.visiting:  # a recursive CTE reading itself
+            return {}
         self.visiting.add(key)
         result: Traced = {}
         if scope.set_operation_scopes:
@@ -184,12 +183,8 @@ class _Tracer:
             while outer is not None and source is None:
                 source = outer.sources.get(source_name) if source_name else None
                 outer = outer.parent
-        if (
-            column.name.lower() in PSEUDO_COLUMNS
-            and isinstance(source, Scope)
-            and column.name not in {s.alias_or_name for s in _selects(source)}
-        ):
-            return {}  # ROWNUM over a derived table that has no such column
+        if column.name.lower() in PSEUDO_COLUMNS and not self._has(source, column):
+            return {}  # ROWNUM, LEVEL: whatever qualify bound them to, they come from no table
         if isinstance(source, Scope) and source.scope_type == ScopeType.UDTF:
             lateral = source.expression
             if isinstance(lateral, exp.Lateral) and isinstance(lateral.this, exp.Subquery):
@@ -204,14 +199,18 @@ class _Tracer:
         if isinstance(source, exp.Table) and not isinstance(source.this, exp.Identifier):
             return self.table_function(scope, source.this)  # generate_series(...) AS g(d)
         if isinstance(source, exp.Table):
-            table, name = table_name(source), _column_name(column.this)
-            if name in PSEUDO_COLUMNS and table in self.known and name not in self.known[table]:
-                return {}
-            return self.base(table, name)
-        if source is None and column.name.lower() in PSEUDO_COLUMNS:
-            return {}
+            return self.base(table_name(source), _column_name(column.this))
         self.unresolved.add(column.sql())
         return {}
+
+    def _has(self, source: Scope | exp.Table | None, column: exp.Column) -> bool:
+        """Whether ``source`` has a real column of that name (a table not in the schema may)."""
+        if isinstance(source, Scope):
+            return column.name in {s.alias_or_name for s in _selects(source)}
+        if isinstance(source, exp.Table):
+            table = table_name(source)
+            return table not in self.known or _column_name(column.this) in self.known[table]
+        return False
 
     def table_function(self, scope: Scope, function: exp.Expr) -> Traced:
         """Columns of a table-valued function: a transformation of the columns it is given."""
@@ -223,13 +222,9 @@ class _Tracer:
 
     def udtf(self, scope: Scope) -> Traced:
         """Columns produced by UNNEST / LATERAL VIEW EXPLODE: a transformation of their input."""
-        out: Traced = {}
         function = scope.expression
         inner = function.this if isinstance(function, exp.Lateral) else function
-        for column in inner.find_all(exp.Column) if inner is not None else ():
-            for ref, kind in self.column(scope, column).items():
-                out[ref] = _stronger(out.get(ref), compose("transformation", kind))
-        return out
+        return self.table_function(scope, inner) if inner is not None else {}
 
     def indirect(self, scope: Scope) -> set[ColumnRef]:
         """Columns a scope reads to filter, join, group, order or partition."""
@@ -428,21 +423,23 @@ class _Script:
         if root is None:
             return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
         tracer = _Tracer(self.temp, self.temp_sources, self.schema)
-        for scope in root.traverse():
+        scopes = list(root.traverse())
+        for scope in scopes:
             tracer.scopes.setdefault(id(scope.expression), scope)
         first = _first(root)
         outputs = [s.alias_or_name for s in _selects(first)]
         names = list(columns) if columns else outputs
+        # the target column each output writes: the target's own name, else the output's
+        written = [names[i] if i < len(names) else output for i, output in enumerate(outputs)]
         edges: set[ColumnEdge] = set()
         traced_by_target: dict[str, Traced] = {}
         own_indirect: dict[str, set[ColumnRef]] = {}  # target column → what shapes it alone
-        for position, output in enumerate(outputs):
+        for output, name in zip(outputs, written, strict=True):
             traced = tracer.output(root, output)
             if output in shaping:
-                for name in shaping[output]:
-                    own_indirect.setdefault(name, set()).update(traced)
+                for shaped in shaping[output]:
+                    own_indirect.setdefault(shaped, set()).update(traced)
                 continue
-            name = names[position] if position < len(names) else output
             if name == "*":  # a star over an unknown table: no column to point at
                 continue
             traced_by_target[name] = traced
@@ -451,15 +448,14 @@ class _Script:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), edge_kind))  # type: ignore[arg-type]
         # a subquery in a projection (a correlated scalar subquery) filters only that output's value
         claimed: set[int] = set()
-        for position, projection in enumerate(_selects(first)):
-            name = names[position] if position < len(names) else projection.alias_or_name
+        for projection, name in zip(_selects(first), written, strict=True):
             for subquery in projection.find_all(exp.Select):
                 child = _scope_of(first, subquery)
                 for scope in child.traverse() if child is not None else ():
                     own_indirect.setdefault(name, set()).update(tracer.indirect(scope))
                     claimed.add(id(scope))
         indirect: set[ColumnRef] = set(tracer.extra_indirect)
-        for scope in root.traverse():
+        for scope in scopes:
             if id(scope) not in claimed:
                 indirect |= tracer.indirect(scope)
             for source in scope.sources.values():
@@ -478,8 +474,7 @@ class _Script:
             for name, refs in own_indirect.items():
                 for ref in refs:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
-            for position, projection in enumerate(_selects(first)):
-                name = names[position] if position < len(names) else projection.alias_or_name
+            for projection, name in zip(_selects(first), written, strict=True):
                 for spec in _window_specs(projection):
                     for column in spec.find_all(exp.Column):
                         for ref in tracer.column(first, column):
