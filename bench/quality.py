@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import great_expectations.expectations as gxe
 
+from examples.generator.identifiers import CHONGQING_DIVISIONS
 from expectations.custom import ExpectColumnValuesToHaveValidCheckDigit
 from expectations.run import validate_table
 from expectations.sql import MACROS
@@ -45,26 +46,7 @@ from registry.checkdigit import (
 from registry.model import Dataset
 
 CODES = [f"{i:02d}" for i in range(1, 21)]
-DIVISIONS = [
-    "500101",
-    "500102",
-    "500103",
-    "500104",
-    "500105",
-    "500106",
-    "500107",
-    "500108",
-    "500109",
-    "500110",
-    "500111",
-    "500112",
-    "500113",
-    "500114",
-    "500115",
-    "500116",
-    "500117",
-    "500118",
-]
+DIVISIONS = list(CHONGQING_DIVISIONS[:18])  # the first 18 county-level codes of 500100
 STATUS = ["存续", "在业", "吊销", "注销", "迁出"]
 
 
