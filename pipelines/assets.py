@@ -1,7 +1,8 @@
 """Assets generated from the registry: a dataset, a view or an indicator each; no hand-written asset.
 
-* dataset — key ``[department, dataset]``: ingests the newest extract in its landing folder (or
-  the file a sensor names) through :func:`pipelines.ingest.ingest_file`;
+* dataset — key ``[department, dataset]``: stages the newest extract in its landing folder (or
+  the file a sensor names), runs its checks on the staging table and publishes it only when no
+  blocking expectation fails (write, audit, publish; :mod:`pipelines.ingest.load`);
 * view — key ``[owner, view]``: ``CREATE OR REPLACE TABLE`` from its SQL; depends on the tables
   its SQL reads (parsed with sqlglot);
 * indicator — key ``[owner, indicator]``: runs its SQL and records the value in the
@@ -18,13 +19,18 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from expectations.gate import GateDecision, gate_expectations, validate_staged
+from expectations.suites import LoadedSuite
 from lineage.tables import tables_read
 from lineage.views import QueryLineage, RegistryLineage
-from pipelines.ingest import IngestError, ingest_file
+from pipelines.checks import check_results, check_specs
+from pipelines.ingest import IngestError, LoadOutcome
 from pipelines.ingest.cast import ident, target_type
+from pipelines.ingest.load import PreparedLoad, block_load, blocked_table, prepare_load, publish_load
 from pipelines.resources import GovregResource, landing_files, landing_folder
 from registry.home import Registry
 from registry.model import Dataset, Indicator, View
+from registry.store.loads import last_good_rows
 
 POOL = "duckdb_warehouse"  # DuckDB takes one writing process: warehouse steps run one at a time
 
@@ -83,39 +89,57 @@ def column_schema(registry: Registry, ds: Dataset) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-def dataset_asset(registry: Registry, ds: Dataset, data: Path) -> dg.AssetsDefinition:
+def dataset_asset(
+    registry: Registry, ds: Dataset, data: Path, suite: LoadedSuite | None = None
+) -> dg.AssetsDefinition:
+    """Write, audit, publish: stage the extract, run its checks on the staging table, then swap.
+
+    A load that fails a blocking expectation (or whose expectations cannot run) never becomes the
+    live table: its rows go to ``<dataset>__blocked``, the file to quarantine, a ``blocked`` load
+    record names the failing expectations, the check results are reported on the staged data and
+    the run fails with QA005.
+    """
     key = dataset_key(ds)
     description = (
         f"{ds.name} / {ds.name_en}\n\n{ds.summary}\n\nProvider: {ds.provider}. Extract: {ds.format}, "
         f"{ds.encoding}, landing in `{landing_folder(data, ds)}`. Classification: {ds.classification}."
     )
 
-    @dg.asset(
-        key=key,
-        group_name=ds.provider,
-        description=description,
-        owners=_owners(registry, ds.provider),
-        kinds={"duckdb", str(ds.format)},
-        tags={
-            "govreg/security": str(registry.dataset_security(ds)),
-            "govreg/sharing": str(registry.dataset_sharing(ds)),
-            "govreg/update_cycle": str(ds.update_cycle),
-            "govreg/classification": str(ds.classification),
-        },
-        metadata={
-            "dagster/column_schema": column_schema(registry, ds),
-            "dagster/table_name": f"warehouse.main.{ds.code}",
-            "govreg/landing": str(landing_folder(data, ds)),
-        },
+    # A multi-asset so that its outputs may be skipped: an extract loaded before changes nothing
+    # and reports no check result (the live table's last results stand).
+    @dg.multi_asset(
+        name="__".join(key.path),
+        specs=[
+            dg.AssetSpec(
+                key=key,
+                group_name=ds.provider,
+                description=description,
+                owners=_owners(registry, ds.provider),
+                kinds={"duckdb", str(ds.format)},
+                tags={
+                    "govreg/security": str(registry.dataset_security(ds)),
+                    "govreg/sharing": str(registry.dataset_sharing(ds)),
+                    "govreg/update_cycle": str(ds.update_cycle),
+                    "govreg/classification": str(ds.classification),
+                },
+                metadata={
+                    "dagster/column_schema": column_schema(registry, ds),
+                    "dagster/table_name": f"warehouse.main.{ds.code}",
+                    "govreg/landing": str(landing_folder(data, ds)),
+                },
+                skippable=True,
+            )
+        ],
+        check_specs=check_specs(key, ds, suite),
+        can_subset=True,
         pool=POOL,
-        output_required=False,
     )
     def _ingest(
         context: dg.AssetExecutionContext,
         config: IngestConfig,
         govreg: GovregResource,
         duckdb: DuckDBResource,
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         files = [Path(config.file)] if config.file else landing_files(govreg.data_root, ds)
         if not files or not files[-1].exists():
             folder = landing_folder(govreg.data_root, ds)
@@ -124,32 +148,34 @@ def dataset_asset(registry: Registry, ds: Dataset, data: Path) -> dg.AssetsDefin
                 metadata={"code": "ING008", "landing": str(folder)},
             )
         path = files[-1]
+        run_id = context.run.run_id
         with warehouse(duckdb) as con:
             try:
-                outcome = ingest_file(
+                prepared = prepare_load(
                     govreg.registry,
                     ds.code,
                     path,
                     warehouse=con,
                     store=govreg.store,
                     quarantine=govreg.quarantine,
-                    run_id=context.run.run_id,
+                    run_id=run_id,
                 )
             except IngestError as error:
-                raise dg.Failure(
-                    description=str(error),
-                    metadata={
-                        "code": error.rule,
-                        "file": str(path),
-                        "line": error.line,
-                        "columns": ", ".join(error.columns),
-                        "quarantined_to": error.quarantined_to or "",
-                    },
-                ) from error
-        record = outcome.record
-        if outcome.status == "duplicate":
-            context.log.info(f"{path.name}: {record.reason}; the table is unchanged")
+                raise _failure(error, path) from error
+        if isinstance(prepared, LoadOutcome):
+            context.log.info(f"{path.name}: {prepared.record.reason}; the table is unchanged")
             return
+        results, reasons = _audit(govreg, ds, suite, Path(duckdb.database), prepared, run_id)
+        if reasons:
+            with warehouse(duckdb) as con:
+                blocked = block_load(
+                    prepared, reasons, warehouse=con, store=govreg.store, quarantine=govreg.quarantine
+                )
+            yield from results  # reported on the staged data, though it did not go live
+            raise _failure(blocked, path, blocked_table=blocked_table(ds.code), failed="; ".join(reasons))
+        with warehouse(duckdb) as con:
+            outcome = publish_load(prepared, warehouse=con, store=govreg.store)
+        record = outcome.record
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": record.rows_loaded or 0,
@@ -162,10 +188,46 @@ def dataset_asset(registry: Registry, ds: Dataset, data: Path) -> dg.AssetsDefin
                 "govreg/absent_columns": ", ".join(outcome.absent_columns),
                 "govreg/rejects_table": outcome.rejects_table or "",
                 "govreg/seconds": round(outcome.seconds, 3),
-            }
+            },
+            check_results=results,
         )
 
     return _ingest
+
+
+def _failure(error: IngestError, path: Path, **extra: str) -> dg.Failure:
+    return dg.Failure(
+        description=str(error),
+        metadata={
+            "code": error.rule,
+            "file": str(path),
+            "line": error.line,
+            "columns": ", ".join(error.columns),
+            "quarantined_to": error.quarantined_to or "",
+            **extra,
+        },
+    )
+
+
+def _audit(
+    govreg: GovregResource,
+    ds: Dataset,
+    suite: LoadedSuite | None,
+    warehouse_file: Path,
+    prepared: PreparedLoad,
+    run_id: str,
+) -> tuple[list[dg.AssetCheckResult], list[str]]:
+    """Validate the staging table: the check results, and what blocks it from going live.
+
+    Fails closed: if the expectations cannot be built or run at all, the load is blocked.
+    """
+    try:
+        checks = gate_expectations(govreg.registry, ds, suite, last_good_rows(govreg.store, ds.code))
+        validations = validate_staged(govreg.registry, ds, warehouse_file, prepared.staging, checks)
+    except Exception as exc:  # the gate could not run: nothing goes live
+        return [], [f"the expectations could not run: {type(exc).__name__}: {exc}"]
+    results = check_results(govreg.store, ds.provider, validations, run_id)
+    return results, GateDecision(validations).reasons()
 
 
 def table_keys(registry: Registry) -> dict[str, dg.AssetKey]:
@@ -279,9 +341,12 @@ def indicator_asset(
     return _indicator
 
 
-def build_assets(registry: Registry, data: Path) -> list[dg.AssetsDefinition]:
+def build_assets(
+    registry: Registry, data: Path, suites: Mapping[str, LoadedSuite] | None = None
+) -> list[dg.AssetsDefinition]:
     keys = table_keys(registry)
-    assets = [dataset_asset(registry, ds, data) for ds in registry.datasets.values()]
+    suites = suites or {}
+    assets = [dataset_asset(registry, ds, data, suites.get(ds.code)) for ds in registry.datasets.values()]
     parsed = RegistryLineage(registry)
     assets += [view_asset(registry, v, keys, parsed.view(v.code)) for v in registry.views.values()]
     assets += [indicator_asset(registry, i, keys) for i in registry.indicators.values()]

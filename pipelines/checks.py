@@ -1,27 +1,25 @@
 """Asset checks generated from the registry: each dataset's standards, and its GX suite if it has one.
 
-A check fails with severity ERROR — and, being blocking, keeps the views built on the dataset
-from materializing — when a critical expectation fails or an expectation could not run; it fails
-with WARN when only warnings fail. Every result goes to the metadata store with the run id.
+The checks are evaluated by the dataset's own asset on the staged extract, before it is
+published (:mod:`expectations.gate`). A check fails with severity ERROR — and the extract does
+not go live, and the views built on the dataset do not run — when a critical expectation fails
+or an expectation could not run; it fails with WARN when only warnings fail. Every result goes
+to the metadata store with the run id.
 """
 
-from pathlib import Path
-from typing import Any
-
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from expectations.derive import standards_for
-from expectations.run import Outcome, Validation, validate_table
+from expectations.gate import STANDARDS, SUITE
+from expectations.run import Outcome, Validation
 from expectations.suites import LoadedSuite
-from pipelines.assets import POOL, dataset_key
-from pipelines.resources import GovregResource
-from registry.home import Registry
 from registry.model import Dataset
+from registry.store import Store
 from registry.store.quality import expectation_score, record_results
 
 
-def check_result(validation: Validation, validation_id: str) -> dg.AssetCheckResult:
+def check_result(
+    validation: Validation, validation_id: str, check_name: str | None = None
+) -> dg.AssetCheckResult:
     outcomes = validation.outcomes
     critical = [o for o in outcomes if o.status == "failed" and o.severity == "critical"]
     errors = [o for o in outcomes if o.status == "error"]
@@ -36,6 +34,7 @@ def check_result(validation: Validation, validation_id: str) -> dg.AssetCheckRes
         if s is not None
     ]
     return dg.AssetCheckResult(
+        check_name=check_name,
         passed=not (critical or errors or warned),
         severity=severity,
         description=_describe(critical, errors, warned, len(outcomes)),
@@ -90,52 +89,41 @@ def _table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def _check(
-    registry: Registry, ds: Dataset, name: str, description: str, build: Any
-) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dataset_key(ds), name=name, description=description, blocking=True, pool=POOL)
-    def _run(
-        context: dg.AssetCheckExecutionContext, govreg: GovregResource, duckdb: DuckDBResource
-    ) -> dg.AssetCheckResult:
-        validation = validate_table(govreg.registry, ds, Path(duckdb.database), build(govreg), suite=name)
-        validation_id = record_results(
-            govreg.store,
-            ds.provider,
-            [{**o.to_json(), "kwargs": o.kwargs} for o in validation.outcomes],
-            run_id=context.run.run_id,
-        )
-        return check_result(validation, validation_id)
-
-    return _run
-
-
-def dataset_checks(
-    registry: Registry, ds: Dataset, suite: LoadedSuite | None
-) -> list[dg.AssetChecksDefinition]:
-    checks = [
-        _check(
-            registry,
-            ds,
-            "standards",
-            f"The value domains of the {len(ds.columns)} elements '{ds.code}' carries, its required "
-            "columns and key uniqueness, derived from the registry (critical ones block downstream).",
-            lambda govreg: standards_for(govreg.registry, ds),
+def check_specs(key: dg.AssetKey, ds: Dataset, suite: LoadedSuite | None) -> list[dg.AssetCheckSpec]:
+    """The dataset's checks, evaluated by its own asset on the staged extract before it goes live."""
+    specs = [
+        dg.AssetCheckSpec(
+            STANDARDS,
+            asset=key,
+            blocking=True,
+            description=f"The value domains of the {len(ds.columns)} elements '{ds.code}' carries, its "
+            "required columns, key uniqueness and the row drop against the last good load, derived "
+            "from the registry; run on the staged extract, critical ones keep it from going live.",
         )
     ]
     if suite is not None:
-        checks.append(
-            _check(
-                registry,
-                ds,
-                "suite",
-                f"Great Expectations suite {suite.file}",
-                lambda govreg: suite.suite.expectations,
+        specs.append(
+            dg.AssetCheckSpec(
+                SUITE,
+                asset=key,
+                blocking=True,
+                description=f"Great Expectations suite {suite.file}, run on the staged extract.",
             )
         )
-    return checks
+    return specs
 
 
-def build_checks(registry: Registry, suites: dict[str, LoadedSuite]) -> list[dg.AssetChecksDefinition]:
-    return [
-        c for code, ds in registry.datasets.items() for c in dataset_checks(registry, ds, suites.get(code))
-    ]
+def check_results(
+    store: Store, department: str, validations: dict[str, Validation], run_id: str
+) -> list[dg.AssetCheckResult]:
+    """Record every outcome in the metadata store and turn each validation into its check result."""
+    results = []
+    for name, validation in validations.items():
+        validation_id = record_results(
+            store,
+            department,
+            [{**o.to_json(), "kwargs": o.kwargs} for o in validation.outcomes],
+            run_id=run_id,
+        )
+        results.append(check_result(validation, validation_id, name))
+    return results

@@ -12,7 +12,6 @@ from dagster_duckdb import DuckDBResource
 from expectations.suites import load_suites
 from pipelines.assets import build_assets
 from pipelines.automation import build_sensors, cycle_schedules
-from pipelines.checks import build_checks
 from pipelines.resources import GovregResource, Settings
 from registry.errors import DeclarationError
 from registry.load import load_valid_home
@@ -33,8 +32,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="Ingest every department's newest extract, then build the views and indicators.",
     )
     return dg.Definitions(
-        assets=build_assets(registry, settings.data),
-        asset_checks=build_checks(registry, suites),
+        assets=build_assets(registry, settings.data, suites),
         jobs=[city],
         sensors=build_sensors(registry, settings.automation),
         schedules=cycle_schedules(registry, settings.automation),

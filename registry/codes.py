@@ -293,6 +293,65 @@ _RULES: tuple[Rule, ...] = (
         "a level may be lowered only on an output column of the view that aggregates or masks its "
         "sources, never on a direct copy",
     ),
+    Rule(
+        "GOV032",
+        "error",
+        "agreement grants elements its provider does not own",
+        "one data, one source",
+        "the provider of an agreement must own every element it grants: name the owner as provider, or "
+        "move the element to its own owner's agreement (after a transfer, migrate the agreement)",
+    ),
+    Rule(
+        "GOV033",
+        "warning",
+        "agreement expires soon",
+        "minimum necessary sharing",
+        "the agreement ends within 30 days: renew it (new valid_to) or let the consumer know",
+    ),
+    Rule(
+        "GOV034",
+        "warning",
+        "two departments share a unified social credit code",
+        "one data, one source",
+        "a USCC names one body: merge the departments, or correct the code of the one that is wrong",
+    ),
+    Rule(
+        "GOV035",
+        "error",
+        "registration status move not allowed",
+        "declarations",
+        "statuses climb the ISO/IEC 11179 ladder (candidate, recorded, qualified, standard) one way; a "
+        "retired element comes back only as a new candidate",
+    ),
+    Rule(
+        "GOV036",
+        "error",
+        "code list validity periods are invalid",
+        "standards drive checks",
+        "give each code valid_from before valid_to, with periods of one code that do not overlap",
+    ),
+    Rule(
+        "GOV037",
+        "error",
+        "apply would delete what was made through the API",
+        "everything audited",
+        "export the store into the home (govreg export --yaml) before apply, or pass --prune to delete it",
+    ),
+    Rule(
+        "GOV038",
+        "error",
+        "view or indicator SQL does not parse",
+        "references resolve",
+        "fix the SQL at the position shown; SQL govreg cannot read cannot be checked for exposure",
+    ),
+    Rule(
+        "GOV039",
+        "warning",
+        "lineage only partly resolved",
+        "minimum necessary sharing",
+        "name the columns the statement reads (no whole-row or pattern reads); until then its output "
+        "takes the strictest classification of every table it reads",
+    ),
 )
 
 _INGEST: tuple[Rule, ...] = (
@@ -354,6 +413,37 @@ _INGEST: tuple[Rule, ...] = (
         "declarations",
         "put the department's file in the dataset's landing folder",
     ),
+    Rule(
+        "ING009",
+        "error",
+        "extract decompresses beyond the bound",
+        "declarations",
+        "an xlsx (a zip) may not decompress to more than the configured size or ratio: send the data as "
+        "CSV, or split it",
+    ),
+    Rule(
+        "ING010",
+        "error",
+        "symbolic link in a landing folder",
+        "registered before collected",
+        "put the file itself in the landing folder; govreg never follows a link",
+    ),
+    Rule(
+        "ING011",
+        "error",
+        "extract is not complete yet",
+        "declarations",
+        "the file is still being written: wait for its size to settle, or write its completion marker "
+        "(<file>.done) when it is complete",
+    ),
+    Rule(
+        "ING012",
+        "error",
+        "every row of the extract was set aside",
+        "standards drive checks",
+        "no row could be cast to its element types: look at <dataset>__rejects for the values, "
+        "correct them and send the extract again",
+    ),
 )
 
 _QUALITY: tuple[Rule, ...] = (
@@ -385,6 +475,14 @@ _QUALITY: tuple[Rule, ...] = (
         "expectation names a column the dataset does not have",
         "references resolve",
         "warehouse columns are element codes; use the element code of a declared column",
+    ),
+    Rule(
+        "QA005",
+        "error",
+        "load blocked by its expectations",
+        "write, audit, publish",
+        "the live table was kept; inspect <dataset>__blocked and the quarantined file, correct the "
+        "extract (or the expectation) and send it again",
     ),
 )
 

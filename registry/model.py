@@ -226,6 +226,9 @@ class Dataset(Named):
     published: date | None = None
     related: tuple[str, ...] = ()
     on_cast_error: CastPolicy = OnCastError.REJECT
+    max_row_drop: float | None = Field(default=None, ge=0, le=1)
+    """Largest share of rows a new extract may lose against the last good load (blocking);
+    ``None``: the registry's default (``registry.yaml``'s ``max_row_drop``, 0.2)."""
 
     def column_for(self, name_or_element: str) -> Column | None:
         for column in self.columns:
@@ -318,6 +321,8 @@ class Settings(Spec):
     sharing_labels: dict[str, str] = {}
     open_labels: dict[str, str] = {}
     security_labels: dict[str, str] = {}
+    max_row_drop: float = Field(default=0.2, ge=0, le=1)
+    """Default share of rows a dataset's new extract may lose against its last good load."""
 
     def labels(self) -> dict[str, Mapping[str, str]]:
         return {

@@ -1,9 +1,17 @@
-"""Ingest one extract into its DuckDB table: check at the door, stage, swap, record.
+"""Ingest one extract into its DuckDB table: write, audit, publish.
 
-The live table is replaced only by a fully built staging table, inside one transaction, so
-readers see the old table or the new one, never half. A refused file is moved to quarantine
-with a reason file beside it, recorded in the metadata store, and raised as an
-:class:`IngestError`; the live table stays as it was. The same content twice is a no-op.
+1. **Write**: :func:`prepare_load` checks the file at the door and builds a staging table
+   (``__staging_<dataset>``); a file refused at the door is moved to quarantine with a reason
+   file beside it, recorded as ``rejected`` and raised as an :class:`IngestError`. A load whose
+   every row was set aside by casting is refused (ING012): it would publish an empty table.
+2. **Audit**: the caller validates the staging table (the pipelines run the dataset's blocking
+   expectations on it: standards, suite, row drop against the last good load).
+3. **Publish** or **block**: :func:`publish_load` swaps the staging table in by one transaction,
+   so readers see the old table or the new one, never half; :func:`block_load` keeps the live
+   table, moves the staged rows to ``<dataset>__blocked`` for inspection, quarantines the file,
+   records a ``blocked`` load (QA005) naming the failing expectations.
+
+:func:`ingest_file` does all three with an optional ``gate``. The same content twice is a no-op.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +31,9 @@ from typing import Any
 import duckdb
 
 from pipelines.ingest.errors import IngestError
-from pipelines.ingest.stage import stage_csv, stage_typed
+from pipelines.ingest.stage import Staged, stage_csv, stage_typed
 from registry.home import Registry
+from registry.model import Dataset
 from registry.store import Store
 from registry.store.audit import now
 from registry.store.loads import LoadRecord, find_loaded, known_sizes, record_load
@@ -97,7 +106,13 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection, load_id: str) -> None:
 
 
 def quarantine_file(
-    path: Path, root: Path, department: str, dataset: str, error: IngestError, sha: str
+    path: Path,
+    root: Path,
+    department: str,
+    dataset: str,
+    error: IngestError,
+    sha: str,
+    failures: Sequence[str] = (),
 ) -> Path:
     """Move a refused extract aside, with ``<name>.reason.json`` beside it."""
     folder = root / department / dataset
@@ -106,13 +121,102 @@ def quarantine_file(
     target = folder / f"{stamp}-{sha[:8]}-{path.name}"
     shutil.move(str(path), target)
     reason = {**error.to_json(), "sha256": sha, "quarantined_at": now(), "moved_from": str(path)}
+    if failures:
+        reason["failed_expectations"] = list(failures)
     target.with_name(target.name + ".reason.json").write_text(
         json.dumps(reason, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return target
 
 
-def ingest_file(
+BLOCKED_SUFFIX = "__blocked"
+Gate = Callable[[str], Sequence[str]]
+"""Validates a staging table by name; returns what failed (empty: publish)."""
+
+
+def staging_table(code: str) -> str:
+    return f"__staging_{code}"
+
+
+def blocked_table(code: str) -> str:
+    """Where the rows of the latest blocked load of a dataset are kept for inspection."""
+    return f"{code}{BLOCKED_SUFFIX}"
+
+
+@dataclass
+class PreparedLoad:
+    """A staging table built and not yet published: the result of :func:`prepare_load`."""
+
+    ds: Dataset
+    path: Path
+    base: dict[str, Any]
+    staged: Staged
+    rejects_table: str | None
+    started: str
+    clock: float
+    hasher: _Hasher | None
+    sha: str = ""
+
+    @property
+    def staging(self) -> str:
+        return self.staged.table
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.staged.rows_in - self.staged.rows_rejected
+
+    def sha256(self) -> str:
+        if not self.sha:
+            self.sha = self.hasher.result() if self.hasher else sha256_file(self.path)
+        return self.sha
+
+    def record(self, status: str, **extra: Any) -> LoadRecord:
+        return LoadRecord(
+            **self.base,
+            sha256=self.sha256(),
+            status=status,
+            started_at=self.started,
+            finished_at=now(),
+            rows_in=self.staged.rows_in,
+            rows_loaded=self.rows_loaded if status == "loaded" else 0,
+            rows_rejected=self.staged.rows_rejected,
+            cast_failures=dict(self.staged.failures),
+            **extra,
+        )
+
+
+def _refuse(
+    error: IngestError,
+    *,
+    path: Path,
+    base: dict[str, Any],
+    ds: Dataset,
+    started: str,
+    sha: str,
+    warehouse: duckdb.DuckDBPyConnection,
+    store: Store,
+    quarantine: Path,
+) -> IngestError:
+    warehouse.execute(f'DROP TABLE IF EXISTS "{staging_table(ds.code)}"')
+    _drop_temp_tables(warehouse, base["load_id"])
+    error.quarantined_to = str(quarantine_file(path, quarantine, ds.provider, ds.code, error, sha))
+    record_load(
+        store,
+        LoadRecord(
+            **base,
+            sha256=sha,
+            status="rejected",
+            started_at=started,
+            finished_at=now(),
+            rule_code=error.rule,
+            reason=str(error),
+            quarantined_to=error.quarantined_to,
+        ),
+    )
+    return error
+
+
+def prepare_load(
     registry: Registry,
     dataset_code: str,
     path: Path,
@@ -122,8 +226,11 @@ def ingest_file(
     quarantine: Path,
     run_id: str | None = None,
     fault: Fault | None = None,
-) -> LoadOutcome:
-    """Load ``path`` as the new content of dataset ``dataset_code``; see the module docstring."""
+) -> PreparedLoad | LoadOutcome:
+    """Check ``path`` at the door and stage it; a :class:`LoadOutcome` when it is a duplicate.
+
+    Raises :class:`IngestError` (after quarantining and recording it) when the file is refused.
+    """
     started, clock = now(), time.perf_counter()
     ds = registry.datasets[dataset_code]
     path = Path(path)
@@ -140,6 +247,7 @@ def ingest_file(
     }
 
     hasher: _Hasher | None = None
+    sha = ""
     if size in known_sizes(store, ds.code):  # same size as loaded content: hash first, maybe a duplicate
         sha = sha256_file(path)
         previous = find_loaded(store, ds.code, sha)
@@ -161,7 +269,7 @@ def ingest_file(
         hasher = _Hasher(path)
         hasher.start()
 
-    staging = f"__staging_{ds.code}"
+    staging = staging_table(ds.code)
     workdir = Path(tempfile.mkdtemp(prefix=f"govreg-{ds.code}-"))
     try:
         try:
@@ -175,8 +283,13 @@ def ingest_file(
             else:
                 staged = stage_typed(registry, ds, path, warehouse, staging, load_id, shown)
             if staged.rows_in == 0:
+                blank = f" ({staged.rows_blank} rows of empty fields only)" if staged.rows_blank else ""
                 raise IngestError(
-                    "ING006", "the file has a header but no data rows", dataset=ds.code, file=shown, line=2
+                    "ING006",
+                    f"the file has a header but no data rows{blank}",
+                    dataset=ds.code,
+                    file=shown,
+                    line=2,
                 )
             if staged.failures and ds.on_cast_error == OnCastError.FAIL:
                 detail = ", ".join(f"{col}: {n}" for col, n in sorted(staged.failures.items()))
@@ -189,52 +302,149 @@ def ingest_file(
                     line=staged.first_failure_line or 0,
                     columns=sorted(staged.failures),
                 )
+            if staged.rows_rejected >= staged.rows_in:
+                detail = ", ".join(f"{col}: {n}" for col, n in sorted(staged.failures.items()))
+                raise IngestError(
+                    "ING012",
+                    f"all {staged.rows_in} rows were set aside by casting ({detail}); "
+                    "publishing would leave an empty table",
+                    dataset=ds.code,
+                    file=shown,
+                    line=staged.first_failure_line or 0,
+                    columns=sorted(staged.failures),
+                )
         except IngestError as error:
-            warehouse.execute(f'DROP TABLE IF EXISTS "{staging}"')
-            _drop_temp_tables(warehouse, load_id)
-            sha = hasher.result() if hasher else sha256_file(path)
-            error.quarantined_to = str(quarantine_file(path, quarantine, ds.provider, ds.code, error, sha))
-            record_load(
-                store,
-                LoadRecord(
-                    **base,
-                    sha256=sha,
-                    status="rejected",
-                    started_at=started,
-                    finished_at=now(),
-                    rule_code=error.rule,
-                    reason=str(error),
-                    quarantined_to=error.quarantined_to,
-                ),
-            )
-            raise
+            sha = sha or (hasher.result() if hasher else sha256_file(path))
+            raise _refuse(
+                error,
+                path=path,
+                base=base,
+                ds=ds,
+                started=started,
+                sha=sha,
+                warehouse=warehouse,
+                store=store,
+                quarantine=quarantine,
+            ) from None
         rejects = staged.write_rejects(warehouse, ds.code, load_id, shown) if staged.failures else None
         staged.cleanup(warehouse)
-        if fault:
-            fault("swap")
-        warehouse.begin()
-        try:
-            warehouse.execute(f'DROP TABLE IF EXISTS "{ds.code}"')
-            warehouse.execute(f'ALTER TABLE "{staging}" RENAME TO "{ds.code}"')
-            comment = f"{ds.name} / {ds.name_en}; load {load_id} of {path.name}"
-            warehouse.execute(f"COMMENT ON TABLE \"{ds.code}\" IS '{comment.replace(chr(39), chr(39) * 2)}'")
-            warehouse.commit()
-        except BaseException:
-            warehouse.rollback()
-            raise
-        sha = hasher.result() if hasher else sha
-        record = LoadRecord(
-            **base,
-            sha256=sha,
-            status="loaded",
-            started_at=started,
-            finished_at=now(),
-            rows_in=staged.rows_in,
-            rows_loaded=staged.rows_in - staged.rows_rejected,
-            rows_rejected=staged.rows_rejected,
-            cast_failures=dict(staged.failures),
-        )
-        record_load(store, record)
-        return LoadOutcome(record, ds.code, rejects, staged.absent, time.perf_counter() - clock)
+        return PreparedLoad(ds, path, base, staged, rejects, started, clock, hasher, sha)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def publish_load(
+    prepared: PreparedLoad,
+    *,
+    warehouse: duckdb.DuckDBPyConnection,
+    store: Store,
+    fault: Fault | None = None,
+) -> LoadOutcome:
+    """Swap the staging table in as the live table (one transaction) and record the load."""
+    ds, staging = prepared.ds, prepared.staging
+    if not table_exists(warehouse, staging):
+        raise RuntimeError(f"staging table {staging} of dataset {ds.code} is gone: stage the file again")
+    if fault:
+        fault("swap")
+    warehouse.begin()
+    try:
+        warehouse.execute(f'DROP TABLE IF EXISTS "{ds.code}"')
+        warehouse.execute(f'ALTER TABLE "{staging}" RENAME TO "{ds.code}"')
+        comment = f"{ds.name} / {ds.name_en}; load {prepared.base['load_id']} of {prepared.path.name}"
+        warehouse.execute(f"COMMENT ON TABLE \"{ds.code}\" IS '{comment.replace(chr(39), chr(39) * 2)}'")
+        warehouse.commit()
+    except BaseException:
+        warehouse.rollback()
+        raise
+    record = prepared.record("loaded")
+    record_load(store, record)
+    return LoadOutcome(
+        record,
+        ds.code,
+        prepared.rejects_table,
+        prepared.staged.absent,
+        time.perf_counter() - prepared.clock,
+    )
+
+
+def block_load(
+    prepared: PreparedLoad,
+    failures: Sequence[str],
+    *,
+    warehouse: duckdb.DuckDBPyConnection,
+    store: Store,
+    quarantine: Path,
+) -> IngestError:
+    """Keep the live table; keep the staged rows and the file for inspection; record ``blocked``.
+
+    Returns the QA005 error (already recorded) for the caller to raise.
+    """
+    ds, staging = prepared.ds, prepared.staging
+    kept = blocked_table(ds.code)
+    warehouse.begin()
+    try:
+        warehouse.execute(f'DROP TABLE IF EXISTS "{kept}"')
+        warehouse.execute(f'ALTER TABLE "{staging}" RENAME TO "{kept}"')
+        note = f"blocked load {prepared.base['load_id']} of {prepared.path.name}: {'; '.join(failures)}"
+        warehouse.execute(f"COMMENT ON TABLE \"{kept}\" IS '{note[:2000].replace(chr(39), chr(39) * 2)}'")
+        warehouse.commit()
+    except BaseException:
+        warehouse.rollback()
+        raise
+    error = IngestError(
+        "QA005",
+        f"{len(failures)} blocking expectation(s) failed on the staged data: {'; '.join(failures)}; "
+        f"the live table is unchanged, the staged rows are in {kept}",
+        dataset=ds.code,
+        file=prepared.base["file"],
+        columns=(),
+    )
+    sha = prepared.sha256()
+    error.quarantined_to = str(
+        quarantine_file(prepared.path, quarantine, ds.provider, ds.code, error, sha, failures=failures)
+    )
+    record_load(
+        store,
+        prepared.record(
+            "blocked",
+            rule_code="QA005",
+            reason=str(error),
+            quarantined_to=error.quarantined_to,
+        ),
+    )
+    return error
+
+
+def ingest_file(
+    registry: Registry,
+    dataset_code: str,
+    path: Path,
+    *,
+    warehouse: duckdb.DuckDBPyConnection,
+    store: Store,
+    quarantine: Path,
+    run_id: str | None = None,
+    fault: Fault | None = None,
+    gate: Gate | None = None,
+) -> LoadOutcome:
+    """Load ``path`` as the new content of dataset ``dataset_code``; see the module docstring.
+
+    ``gate`` validates the staging table (by name) on this connection and returns what failed;
+    any failure blocks the load (:func:`block_load`) and raises its QA005 error.
+    """
+    prepared = prepare_load(
+        registry,
+        dataset_code,
+        path,
+        warehouse=warehouse,
+        store=store,
+        quarantine=quarantine,
+        run_id=run_id,
+        fault=fault,
+    )
+    if isinstance(prepared, LoadOutcome):
+        return prepared
+    failures = list(gate(prepared.staging)) if gate else []
+    if failures:
+        raise block_load(prepared, failures, warehouse=warehouse, store=store, quarantine=quarantine)
+    return publish_load(prepared, warehouse=warehouse, store=store, fault=fault)

@@ -45,6 +45,7 @@ class Staged:
     checks: list[tuple[str, str, str, str]] = field(default_factory=list)  # (raw, column, source, element)
     key: list[str] = field(default_factory=list)
     temp_tables: list[str] = field(default_factory=list)
+    rows_blank: int = 0  # rows of empty fields only: not data, dropped and counted
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         for name in self.temp_tables:
@@ -124,6 +125,14 @@ def _door(registry: Registry, ds: Dataset, header: list[str], shown: str) -> dic
             columns=match.missing_required,
         )
     return match.positions
+
+
+def _drop_blank(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Delete the rows whose every field is empty (a header followed by ``,,,`` lines); how many."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {ident(table)}").fetchall()]
+    empty = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
+    deleted = con.execute(f"DELETE FROM {ident(table)} WHERE {empty}").fetchone()
+    return int(deleted[0]) if deleted else 0
 
 
 def _common(values: list[str | None]) -> str | None:
@@ -214,6 +223,7 @@ def stage_csv(
         con.execute(f"CREATE TABLE {ident(staging)} AS SELECT {', '.join(select)} FROM {reader}")
     except duckdb.Error as exc:
         raise _reader_error(exc, ds, shown) from exc
+    staged.rows_blank = _drop_blank(con, staging)
     # what the reader set aside: malformed lines fail the load; cast failures are counted
     names = {f"c{p}": (ds.columns[i].name, ds.columns[i].element) for i, p in positions.items()}
     errors = con.execute(
@@ -344,6 +354,7 @@ def stage_typed(
             con.unregister(view)
         else:
             con.execute(f"DROP VIEW IF EXISTS {ident(view)}")
+    staged.rows_blank = _drop_blank(con, staging)
     staged.rows_in, staged.rows_rejected, staged.failures = _count_checks(con, staged)
     if not staged.failures:
         _drop_raw(con, staged)

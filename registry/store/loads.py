@@ -28,7 +28,7 @@ class LoadRecord:
     file: str
     sha256: str
     size_bytes: int
-    status: str  # loaded, duplicate, rejected
+    status: str  # loaded, duplicate, rejected (at the door), blocked (by its expectations)
     started_at: str
     finished_at: str
     rows_in: int | None = None
@@ -81,3 +81,16 @@ def list_loads(
     for row in rows:
         row["cast_failures"] = json.loads(row["cast_failures"] or "{}")
         yield row
+
+
+def last_good_rows(store: Store, dataset: str) -> int | None:
+    """Rows the dataset's last published load brought (the baseline of ``max_row_drop``)."""
+    stmt = (
+        select(loads.c.rows_loaded)
+        .where(loads.c.dataset == dataset, loads.c.status == "loaded")
+        .order_by(loads.c.id.desc())
+        .limit(1)
+    )
+    with store.read() as conn:
+        found = conn.execute(stmt).first()
+    return int(found[0]) if found and found[0] is not None else None
