@@ -13,6 +13,7 @@ import dagster as dg
 
 from pipelines.assets import IngestConfig, dataset_key, op_name
 from pipelines.ingest import sha256_file
+from pipelines.ingest.complete import ready
 from pipelines.resources import GovregResource, landing_files
 from registry.home import Registry
 from registry.store.loads import find_loaded
@@ -50,12 +51,17 @@ def landing_sensor(registry: Registry, department: str, running: bool) -> dg.Sen
         requested = 0
         for ds in datasets:
             for path in landing_files(govreg.data_root, ds):
-                stat = path.stat()
+                stat = path.lstat()
                 fingerprint = [stat.st_size, stat.st_mtime]
                 if seen.get(str(path)) == fingerprint:
                     continue
+                waiting = ready(govreg.registry, ds, path)
+                if waiting:  # not complete yet: look again at the next tick
+                    context.log.info(f"{path.name}: {waiting}")
+                    continue
                 seen[str(path)] = fingerprint
-                sha = sha256_file(path)
+                # a link is never opened: its run refuses it (ING010)
+                sha = f"link-{stat.st_mtime_ns}" if path.is_symlink() else sha256_file(path)
                 if find_loaded(govreg.store, ds.code, sha) is not None:
                     context.log.info(f"{path.name}: already loaded into {ds.code}")
                     continue

@@ -73,6 +73,7 @@ def bad_extract(ds: Dataset, data: Path, today: date) -> Path:
     pacsv.write_csv(table, path, pacsv.WriteOptions(delimiter=ds.delimiter))
     if str(ds.encoding) in ("gbk", "gb18030"):
         path.write_bytes(path.read_bytes().decode("utf-8").encode(str(ds.encoding)))
+    path.with_name(path.name + ".done").touch()  # sent whole (the city declares completion: marker)
     return path
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.ingest.complete import is_marker
 from registry.home import Registry
 from registry.load import load_valid_home
 from registry.model import Dataset
@@ -60,13 +61,22 @@ def landing_folder(data: Path, ds: Dataset) -> Path:
 
 
 def landing_files(data: Path, ds: Dataset) -> list[Path]:
-    """Extract files waiting in a dataset's landing folder, oldest first."""
+    """Extract files waiting in a dataset's landing folder, oldest first.
+
+    Symbolic links are listed (as links, never followed) so that ingesting one refuses it loudly
+    (ING010) instead of skipping it in silence; completion markers (``<file>.done``) are not extracts.
+    """
     folder = landing_folder(data, ds)
-    if not folder.is_dir():
+    if not folder.is_dir() or folder.is_symlink():
         return []
     patterns = (ds.file_pattern,) if ds.file_pattern else PATTERNS[ds.format]
-    found = {p for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    found = {
+        p
+        for pattern in patterns
+        for p in folder.glob(pattern)
+        if (p.is_symlink() or p.is_file()) and not is_marker(p)
+    }
+    return sorted(found, key=lambda p: (p.lstat().st_mtime, p.name))
 
 
 class GovregResource(dg.ConfigurableResource):

@@ -31,6 +31,7 @@ from registry.errors import Location
 from registry.vocab import (
     AgreementStatus,
     CheckDigit,
+    Completion,
     DataType,
     Encoding,
     ExtractFormat,
@@ -226,6 +227,8 @@ class Dataset(Named):
     published: date | None = None
     related: tuple[str, ...] = ()
     on_cast_error: CastPolicy = OnCastError.REJECT
+    completion: Completion | None = None
+    """How a file is known to be complete; ``None``: the registry's (``settle`` by default)."""
     max_row_drop: float | None = Field(default=None, ge=0, le=1)
     """Largest share of rows a new extract may lose against the last good load (blocking);
     ``None``: the registry's default (``registry.yaml``'s ``max_row_drop``, 0.2)."""
@@ -323,6 +326,12 @@ class Settings(Spec):
     security_labels: dict[str, str] = {}
     max_row_drop: float = Field(default=0.2, ge=0, le=1)
     """Default share of rows a dataset's new extract may lose against its last good load."""
+    completion: Completion = Completion.SETTLE
+    settle_seconds: float = Field(default=5.0, ge=0, le=3600)
+    """``settle``: a file is read once unchanged this long, and only if still unchanged after."""
+    max_unpacked_mb: float = Field(default=512.0, gt=0)
+    max_unpacked_ratio: float = Field(default=100.0, gt=1)
+    """An .xlsx (a zip) may not unpack to more than this many MB, nor this many times its size."""
 
     def labels(self) -> dict[str, Mapping[str, str]]:
         return {

@@ -171,6 +171,13 @@ class CheckDigit(StrEnum):
     GB11643 = "gb11643"  # resident identity card number
 
 
+class Completion(StrEnum):
+    """How ingestion knows an extract in a landing folder is complete (not still being written)."""
+
+    SETTLE = "settle"  # unchanged (size and modification time) for the settle period
+    MARKER = "marker"  # a completion marker ``<file>.done`` written beside it after the file
+
+
 class OnCastError(StrEnum):
     """What ingestion does with a row whose value cannot be cast: fail the load or set it aside."""
 

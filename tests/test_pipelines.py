@@ -112,6 +112,7 @@ def test_a_refused_extract_blocks_the_downstream_view_and_keeps_the_table(city, 
     bad = tmp_path / "truncated.parquet"
     good = landing_files(settings.data, ds)[-1]
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    bad.with_name(bad.name + ".done").touch()  # complete as sent: the damage is in the content
     key = dataset_key(ds)
     view = query_key(registry.views["service_bottleneck_stats"])
     result = defs.resolve_job_def(CITY_JOB).execute_in_process(
@@ -168,6 +169,7 @@ def test_landing_sensor_requests_one_run_per_new_file(tmp_path: Path) -> None:
     ds = tax[0]
     original = landing_files(data, ds)[-1]
     shutil.copy(original, original.with_name("copy-" + original.name))
+    original.with_name("copy-" + original.name + ".done").touch()  # complete: only its content is old
     with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
         later = list(sensor(context))
     assert not [r for r in later if isinstance(r, dg.RunRequest)]

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -30,6 +31,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.ingest.complete import assert_unchanged, await_complete, marker_for, refuse_link
 from pipelines.ingest.errors import IngestError
 from pipelines.ingest.stage import Staged, stage_csv, stage_typed
 from registry.home import Registry
@@ -118,8 +120,10 @@ def quarantine_file(
     folder = root / department / dataset
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    target = folder / f"{stamp}-{sha[:8]}-{path.name}"
-    shutil.move(str(path), target)
+    target = folder / f"{stamp}-{sha[:8] or 'unread'}-{path.name}"
+    shutil.move(str(path), target)  # a symbolic link is moved as the link, never followed
+    if marker_for(path).exists():
+        shutil.move(str(marker_for(path)), marker_for(target))
     reason = {**error.to_json(), "sha256": sha, "quarantined_at": now(), "moved_from": str(path)}
     if failures:
         reason["failed_expectations"] = list(failures)
@@ -199,7 +203,8 @@ def _refuse(
 ) -> IngestError:
     warehouse.execute(f'DROP TABLE IF EXISTS "{staging_table(ds.code)}"')
     _drop_temp_tables(warehouse, base["load_id"])
-    error.quarantined_to = str(quarantine_file(path, quarantine, ds.provider, ds.code, error, sha))
+    if error.rule != "ING011":  # a file still being written stays where it is, to be read once complete
+        error.quarantined_to = str(quarantine_file(path, quarantine, ds.provider, ds.code, error, sha))
     record_load(
         store,
         LoadRecord(
@@ -235,16 +240,31 @@ def prepare_load(
     ds = registry.datasets[dataset_code]
     path = Path(path)
     shown = str(path)
-    size = path.stat().st_size
     load_id = uuid.uuid4().hex
     base: dict[str, Any] = {
         "load_id": load_id,
         "dataset": ds.code,
         "department": ds.provider,
         "file": shown,
-        "size_bytes": size,
+        "size_bytes": path.lstat().st_size,
         "run_id": run_id,
     }
+    refuse = functools.partial(
+        _refuse,
+        path=path,
+        base=base,
+        ds=ds,
+        started=started,
+        warehouse=warehouse,
+        store=store,
+        quarantine=quarantine,
+    )
+    try:
+        refuse_link(path, dataset=ds.code)
+        state = await_complete(registry, ds, path)
+    except IngestError as error:
+        raise refuse(error, sha="") from None
+    size = base["size_bytes"] = state.size
 
     hasher: _Hasher | None = None
     sha = ""
@@ -313,19 +333,10 @@ def prepare_load(
                     line=staged.first_failure_line or 0,
                     columns=sorted(staged.failures),
                 )
+            assert_unchanged(ds, path, state)  # not still being written while it was read
         except IngestError as error:
             sha = sha or (hasher.result() if hasher else sha256_file(path))
-            raise _refuse(
-                error,
-                path=path,
-                base=base,
-                ds=ds,
-                started=started,
-                sha=sha,
-                warehouse=warehouse,
-                store=store,
-                quarantine=quarantine,
-            ) from None
+            raise refuse(error, sha=sha) from None
         rejects = staged.write_rejects(warehouse, ds.code, load_id, shown) if staged.failures else None
         staged.cleanup(warehouse)
         return PreparedLoad(ds, path, base, staged, rejects, started, clock, hasher, sha)

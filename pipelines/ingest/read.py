@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import unicodedata
+import zipfile
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import Path
@@ -120,6 +121,30 @@ def _cell_text(value: Any, date_format: str | None = None) -> str | None:
     return str(value)
 
 
+def check_unpacked_size(path: Path, *, max_mb: float, max_ratio: float, dataset: str, shown: str) -> None:
+    """ING009 when a zip (an .xlsx) would unpack beyond ``max_mb`` or ``max_ratio`` times its size.
+
+    Read from the zip's central directory before anything is decompressed; each member is also
+    Python's zipfile stops a member that inflates past its declared size, so a directory that
+    lies about sizes fails the read (ING004) instead of filling memory.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: openpyxl's own error (ING004) says so
+    packed = max(path.stat().st_size, 1)
+    limit = min(max_mb * 1e6, packed * max_ratio)
+    if unpacked > limit:
+        raise IngestError(
+            "ING009",
+            f"the workbook unpacks to {unpacked / 1e6:.1f} MB, {unpacked / packed:.0f} times its "
+            f"{packed / 1e3:.0f} KB (bounds: {max_mb:g} MB, {max_ratio:g} times)",
+            dataset=dataset,
+            file=shown,
+        )
+
+
 def excel_table(
     path: Path,
     sheet: str | None,
@@ -127,14 +152,18 @@ def excel_table(
     dataset: str,
     shown: str,
     date_formats: Mapping[str, str] | None = None,
+    max_mb: float = 512.0,
+    max_ratio: float = 100.0,
 ) -> tuple[list[str], pa.Table]:
     """A sheet as text columns (cells typed by Excel are written as the text they show).
 
     ``date_formats`` maps a header to the date format of its element: a date cell under it is
-    written in that format, so the element's own format reads it back.
+    written in that format, so the element's own format reads it back. The sheet's
+    ``<dimension>`` tag is not trusted (a writer may leave it wrong): every row is read.
     """
     from openpyxl import load_workbook
 
+    check_unpacked_size(path, max_mb=max_mb, max_ratio=max_ratio, dataset=dataset, shown=shown)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException...
@@ -152,7 +181,9 @@ def excel_table(
                 dataset=dataset,
                 file=shown,
             )
-        rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
+        worksheet = book[sheet] if sheet else book.worksheets[0]
+        worksheet.reset_dimensions()  # read to the last row, whatever <dimension> claims
+        rows = worksheet.iter_rows(values_only=True)
         header = next(rows, None)
         names = [normalize_name(h) for h in header or ()]
         while names and not names[-1]:  # read-only rows run to the sheet's widest row: trim blanks

@@ -8,12 +8,15 @@ Parquet, JSON and spreadsheets are read as they come and cast in the SELECT.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.ingest.cast import ident, reader_type, sql_literal, target_type, text_cast, typed_cast
 from pipelines.ingest.door import match_header
@@ -46,6 +49,7 @@ class Staged:
     key: list[str] = field(default_factory=list)
     temp_tables: list[str] = field(default_factory=list)
     rows_blank: int = 0  # rows of empty fields only: not data, dropped and counted
+    delimiter: str = ","
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         for name in self.temp_tables:
@@ -56,11 +60,30 @@ class Staged:
         rejects = f"{code}__rejects"
         con.execute(f"CREATE TABLE IF NOT EXISTS {ident(rejects)} ({REJECTS_COLUMNS})")
         if self.reader_rejects:
-            con.execute(
-                f"INSERT INTO {ident(rejects)} ({INSERT_COLUMNS}) SELECT ?, ?, line, source_column, element, "
-                f"error_message, NULL, csv_line FROM {self.reader_rejects}",
-                [load_id, file],
+            found = con.execute(
+                f"SELECT line, source_column, element, error_message, csv_line, column_idx "
+                f"FROM {self.reader_rejects} ORDER BY line"
+            ).fetchall()
+            failed = pa.table(
+                {
+                    "line": pa.array([r[0] for r in found], pa.int64()),
+                    "source_column": pa.array([r[1] for r in found], pa.string()),
+                    "element": pa.array([r[2] for r in found], pa.string()),
+                    "error": pa.array([r[3] for r in found], pa.string()),
+                    "value": pa.array([_field(r[4], r[5], self.delimiter) for r in found], pa.string()),
+                    "record": pa.array([r[4] for r in found], pa.string()),
+                }
             )
+            view = f"__rejected_values_{load_id}"
+            con.register(view, failed)
+            try:
+                con.execute(
+                    f"INSERT INTO {ident(rejects)} ({INSERT_COLUMNS}) SELECT ?, ?, line, source_column, "
+                    f"element, error, value, record FROM {ident(view)}",
+                    [load_id, file],
+                )
+            finally:
+                con.unregister(view)
         record = (
             "json_object(" + ", ".join(f"{sql_literal(k)}, {ident(k)}" for k in self.key) + ")::VARCHAR"
             if self.key
@@ -80,6 +103,17 @@ class Staged:
             con.execute(f"DELETE FROM {ident(self.table)} WHERE {bad}")
         _drop_raw(con, self)
         return rejects
+
+
+def _field(line: str | None, column: int | None, delimiter: str) -> str | None:
+    """The ``column``-th (1-based) field of one CSV line as the reader saw it: the value that failed."""
+    if line is None or not column:
+        return None
+    try:
+        fields = next(csv.reader(io.StringIO(line.rstrip("\r\n")), delimiter=delimiter), [])
+    except csv.Error:  # not one record after all: the whole line is in ``record``
+        return None
+    return fields[column - 1] if column <= len(fields) else None
 
 
 def _key_elements(ds: Dataset) -> list[str]:
@@ -180,7 +214,7 @@ def stage_csv(
     tsformat = _common([e.domain.date_format for e in elements if e.type == DataType.DATETIME])
     types = ["VARCHAR"] * len(header)
     select: list[str] = []
-    staged = Staged(staging, 0, 0, Counter(), (), key=_key_elements(ds))
+    staged = Staged(staging, 0, 0, Counter(), (), key=_key_elements(ds), delimiter=ds.delimiter)
     absent = []
     for i, (column, element) in enumerate(zip(ds.columns, elements, strict=True)):
         out = ident(column.element)
@@ -222,7 +256,7 @@ def stage_csv(
     try:
         con.execute(f"CREATE TABLE {ident(staging)} AS SELECT {', '.join(select)} FROM {reader}")
     except duckdb.Error as exc:
-        raise _reader_error(exc, ds, shown) from exc
+        raise _reader_error(exc, ds, shown, source, transcoded=source != path) from exc
     staged.rows_blank = _drop_blank(con, staging)
     # what the reader set aside: malformed lines fail the load; cast failures are counted
     names = {f"c{p}": (ds.columns[i].name, ds.columns[i].element) for i, p in positions.items()}
@@ -232,7 +266,8 @@ def stage_csv(
     malformed = [e for e in errors if e[2] != "CAST"]
     if malformed:
         line, _, kind, message = malformed[0]
-        code = "ING003" if kind in ("INVALID UNICODE", "INVALID ENCODING") else "ING004"  # name by version
+        invalid = kind in ("INVALID UNICODE", "INVALID ENCODING") and source == path  # name by version
+        code = "ING003" if invalid else "ING004"
         hint = (
             "declare encoding: gbk (or gb18030), or re-export the file as UTF-8" if code == "ING003" else None
         )
@@ -254,7 +289,7 @@ def stage_csv(
     if errors:
         con.execute(
             f"CREATE TEMP TABLE {ident(rejects + '_named')} AS SELECT e.line, m.source_column, m.element, "
-            f"e.error_message, e.csv_line FROM {rejects} e LEFT JOIN (SELECT * FROM (VALUES "
+            f"e.error_message, e.csv_line, e.column_idx FROM {rejects} e LEFT JOIN (SELECT * FROM (VALUES "
             + ", ".join(
                 f"({sql_literal(c)}, {sql_literal(s)}, {sql_literal(el)})" for c, (s, el) in names.items()
             )
@@ -270,12 +305,24 @@ def stage_csv(
     return staged
 
 
-def _reader_error(exc: duckdb.Error, ds: Dataset, shown: str) -> IngestError:
+def _reader_error(
+    exc: duckdb.Error, ds: Dataset, shown: str, read: Path | None = None, transcoded: bool = False
+) -> IngestError:
+    """The reader's error as ING003 (encoding) or ING004 (anything else), naming the department's file.
+
+    ``read`` is the file DuckDB read, when it is a decoded copy of ``shown`` (GBK and GB18030): its
+    name is replaced by the real one, and since govreg wrote that copy as UTF-8 itself, an error
+    reading it is never an encoding error of the department's file.
+    """
     text = str(exc)
+    if read is not None:
+        text = text.replace(str(read), shown)
     match = _LINE.search(text)
     line = int(match.group(1)) if match else 0
     first = text.splitlines()[0] if text else exc.__class__.__name__
-    if "unicode" in text.lower() or "utf-8" in text.lower() or "utf8" in text.lower():
+    probe = text.replace(shown, "").lower()  # a file named utf8.csv is no encoding error
+    about_encoding = not transcoded and any(word in probe for word in ("unicode", "utf-8", "utf8"))
+    if about_encoding:
         return IngestError(
             "ING003",
             f"not valid UTF-8 ({first})",
@@ -305,7 +352,15 @@ def stage_typed(
             if (fmt := registry.elements[column.element].domain.date_format)
             for name in (column.name, column.element)
         }
-        header, table = excel_table(path, ds.sheet, dataset=ds.code, shown=shown, date_formats=formats)
+        header, table = excel_table(
+            path,
+            ds.sheet,
+            dataset=ds.code,
+            shown=shown,
+            date_formats=formats,
+            max_mb=registry.settings.max_unpacked_mb,
+            max_ratio=registry.settings.max_unpacked_ratio,
+        )
         con.register(view, table)
         refs = [f"c{i}" for i in range(len(header))]
         types = ["VARCHAR"] * len(header)

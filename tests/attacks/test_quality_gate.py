@@ -30,7 +30,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 GOOD_ROWS = 1219
 
 HOME = {
-    "registry.yaml": 'registry:\n  name: 攻击测试市\n  name_en: Attack city\n  division: "500000"\n',
+    "registry.yaml": 'registry:\n  name: 攻击测试市\n  name_en: Attack city\n  division: "500000"\n'
+    "  settle_seconds: 0\n",  # each file is written whole before its run
     "departments.yaml": """\
 departments:
   - {code: market, name: 攻击测试市市场监督管理局, name_en: Attack City Market Regulation}
