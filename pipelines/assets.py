@@ -12,6 +12,7 @@
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,38 @@ from pipelines.ingest import IngestError, LoadOutcome
 from pipelines.ingest.cast import ident, target_type
 from pipelines.ingest.load import PreparedLoad, block_load, blocked_table, prepare_load, publish_load
 from pipelines.resources import GovregResource, landing_files, landing_folder
+from registry.errors import Problem
 from registry.home import Registry
 from registry.model import Dataset, Indicator, View
+from registry.rules import date_stops
 from registry.store.loads import last_good_rows
 
 POOL = "duckdb_warehouse"  # DuckDB takes one writing process: warehouse steps run one at a time
+
+VIEW_CONDITION = (
+    dg.AutomationCondition.eager()
+    | (
+        dg.AutomationCondition.missing()
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.in_progress()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.execution_failed()
+    ).with_label("missing, its sources present")
+).with_label("govreg: rebuild when a source is published")
+"""Views and indicators follow their sources (evaluated by :func:`pipelines.automation.automation_sensors`).
+
+``eager``: requested once when a table they read has a new materialization (or will get one in
+the same tick), never while a source is missing or running, never twice for one update. And a
+view or indicator that does not exist yet while its sources do (a new one, or the sensor's first
+tick, which ``eager`` alone lets pass) is built, once: a failed attempt waits for a new update.
+
+Neither reads check results, and need not: a dataset materializes only when its extract passed
+every blocking expectation on the staging table (write, audit, publish), so a blocked extract is
+no update and the views keep the last good data; a source whose checks only warn does go live and
+does refresh them (``all_deps_blocking_checks_passed`` would hold them back on warnings too: Dagster
+counts a WARN result as failed). In one run, Dagster's blocking checks skip the views of a dataset
+whose check fails with ERROR.
+"""
 
 
 class IngestConfig(dg.Config):
@@ -49,6 +77,36 @@ def warehouse(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
         finally:
             con.close()
+
+
+_STOPS: dict[tuple[int, date], tuple[Registry, dict[str, tuple[Problem, ...]]]] = {}
+
+
+def refuse_if_stopped(registry: Registry, code: str, today: date | None = None) -> None:
+    """Fail this asset's run with the code of each date-driven error that stops it today.
+
+    Failures stay local: an agreement that has ended (GOV007 for a replica, GOV030 for a view) no
+    longer keeps the definitions from loading; it stops only the assets it names, judged on the day
+    of the run (so an agreement that ends while the code location is up stops them the next day).
+    Computed once per registry and day.
+    """
+    day = today or date.today()
+    cached = _STOPS.get((id(registry), day))
+    if cached is None or cached[0] is not registry:
+        _STOPS.clear()
+        cached = _STOPS[(id(registry), day)] = (registry, date_stops(registry, day))
+    problems = cached[1].get(code, ())
+    if problems:
+        raise dg.Failure(
+            description=f"'{code}' does not run on {day}: "
+            + "; ".join(f"{p.code} {p.message}" for p in problems),
+            metadata={
+                "code": problems[0].code,
+                "codes": ", ".join(sorted({p.code for p in problems})),
+                "problems": "\n".join(str(p) for p in problems),
+                "as_of": day.isoformat(),
+            },
+        )
 
 
 def op_name(key: dg.AssetKey) -> str:
@@ -140,6 +198,7 @@ def dataset_asset(
         govreg: GovregResource,
         duckdb: DuckDBResource,
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        refuse_if_stopped(govreg.registry, ds.code)
         files = [Path(config.file)] if config.file else landing_files(govreg.data_root, ds)
         if not files or not files[-1].exists():
             folder = landing_folder(govreg.data_root, ds)
@@ -281,8 +340,10 @@ def view_asset(
         tags={"govreg/kind": "view"},
         metadata=metadata,
         pool=POOL,
+        automation_condition=VIEW_CONDITION,
     )
-    def _view(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def _view(govreg: GovregResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        refuse_if_stopped(govreg.registry, view.code)
         with warehouse(duckdb) as con:
             con.begin()
             con.execute(f"CREATE OR REPLACE TABLE {ident(view.code)} AS {view.query}")
@@ -330,8 +391,10 @@ def indicator_asset(
         deps=query_deps(ind, keys),
         tags={"govreg/kind": "indicator"},
         pool=POOL,
+        automation_condition=VIEW_CONDITION,
     )
-    def _indicator(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def _indicator(govreg: GovregResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        refuse_if_stopped(govreg.registry, ind.code)
         with warehouse(duckdb) as con:
             result = con.execute(ind.query or "")
             columns = [d[0] for d in result.description or ()]

@@ -11,7 +11,13 @@ from dagster_duckdb import DuckDBResource
 
 from expectations.suites import load_suites
 from pipelines.assets import build_assets
-from pipelines.automation import build_sensors, cycle_schedules
+from pipelines.automation import (
+    automation_sensors,
+    build_sensors,
+    cycle_schedules,
+    expiry_job,
+    expiry_schedule,
+)
 from pipelines.resources import GovregResource, Settings
 from registry.errors import DeclarationError
 from registry.load import load_valid_home
@@ -20,6 +26,12 @@ CITY_JOB = "city"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The city's definitions; refuses (DeclarationError) a home with a broken declaration.
+
+    Failures stay local: a date-driven error (an agreement that has ended or not yet begun) does
+    not refuse the definitions; the assets it concerns fail at run time with its code
+    (:func:`pipelines.assets.refuse_if_stopped`), and every other pipeline runs.
+    """
     settings = settings or Settings.from_env()
     registry, _ = load_valid_home(settings.home)
     suites, problems = load_suites(settings.home, registry)
@@ -33,9 +45,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=build_assets(registry, settings.data, suites),
-        jobs=[city],
-        sensors=build_sensors(registry, settings.automation),
-        schedules=cycle_schedules(registry, settings.automation),
+        jobs=[city, expiry_job],
+        sensors=[
+            *build_sensors(registry, settings.automation),
+            *automation_sensors(registry, settings.automation),
+        ],
+        schedules=[*cycle_schedules(registry, settings.automation), expiry_schedule(settings.automation)],
         resources={
             "govreg": GovregResource(
                 home=str(settings.home), store_url=settings.store_url, data=str(settings.data)

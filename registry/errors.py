@@ -35,12 +35,19 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One finding: a rule code at a location, with a message and a fix hint."""
+    """One finding: a rule code at a location, with a message and a fix hint.
+
+    ``dated`` marks a finding whose truth depends on the day it is judged on (an agreement that
+    has ended or not yet begun): it never keeps the Dagster definitions from loading; instead the
+    assets named in ``stops`` (dataset, view or indicator codes) fail at run time with its code.
+    """
 
     code: str
     message: str
     location: Location = field(default_factory=Location)
     hint: str = ""
+    dated: bool = False
+    stops: tuple[str, ...] = ()
 
     @property
     def severity(self) -> Severity:
@@ -62,6 +69,7 @@ class Problem:
             "line": self.location.line,
             "message": self.message,
             "hint": self.hint or RULES[self.code].hint,
+            "dated": self.dated,
         }
 
 

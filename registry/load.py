@@ -280,17 +280,21 @@ def check_home(home: str | Path, today: date | None = None) -> tuple[Registry, l
 
     registry, problems = load_home(home)
     problems += check_rules(registry, today)
-    if not any(p.is_error for p in problems):
+    if not any(p.is_error and not p.dated for p in problems):  # the suites need a sound registry
         problems += suite_problems(home, registry)
     return registry, sort_problems(problems)
 
 
-def load_valid_home(home: str | Path) -> tuple[Registry, list[Problem]]:
-    """Load and check a home; raise :class:`DeclarationError` with all problems on any error.
+def load_valid_home(home: str | Path, today: date | None = None) -> tuple[Registry, list[Problem]]:
+    """Load and check a home; raise :class:`DeclarationError` with all problems on any error that
+    holds whatever the day (a broken declaration).
 
-    Returns the registry and its warnings.
+    Returns the registry and the rest: its warnings, and its date-driven errors (``Problem.dated``:
+    an agreement that has ended or not begun), which stop only the assets they name
+    (:func:`registry.rules.date_stops`), not every pipeline of the city. ``validate`` and ``apply``
+    (:func:`check_home`) still count them as errors.
     """
-    registry, problems = check_home(home)
-    if any(p.is_error for p in problems):
+    registry, problems = check_home(home, today)
+    if any(p.is_error and not p.dated for p in problems):
         raise DeclarationError(problems)
     return registry, problems

@@ -3,31 +3,58 @@
 Each rule is one pure function ``(Registry, date) -> Iterator[Problem]``; :data:`RULE_CHECKS`
 composes them, and :func:`check_rules` runs them all and returns every problem (errors and
 warnings). The codes, severities and hints are in :mod:`registry.codes`.
+
+Date-driven findings — true on one day and not on another, because an agreement has ended or has
+not yet begun — are marked ``dated`` and name the datasets, views or indicators they stop
+(``stops``): GOV007 (a replica whose agreement is not in force today), GOV029 (a service whose grant
+is not in force today), GOV030 (a view, or an agreement in force, exposing what is granted only on
+other days), and the warnings GOV024 and GOV033. A finding that holds whatever the day (an unknown
+agreement, one that grants something else, one never approved) is not dated. The Dagster
+definitions refuse only undated errors; :func:`date_stops` gives each asset its dated ones, for it
+to fail with at run time (:mod:`pipelines.assets`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from registry.checkdigit import is_valid
 from registry.errors import Location, Problem, sort_problems
 from registry.home import Registry
-from registry.model import Dataset, Element, Spec
+from registry.model import Agreement, Dataset, Element, Spec
 from registry.vocab import AgreementStatus, PersonalInfo, ResourceClass, SharingType, Status
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 INACTIVE = frozenset({Status.RETIRED, Status.SUPERSEDED})
 NOT_YET_AGREED = frozenset({Status.INCOMPLETE, Status.CANDIDATE})
 
+EXPIRES_SOON = timedelta(days=30)  # GOV033: how long before its last day an agreement is warned of
+
 Rule = Callable[[Registry, date], Iterator[Problem]]
 
 
-def _p(code: str, message: str, where: Spec | Location, hint: str = "") -> Problem:
+def _p(
+    code: str,
+    message: str,
+    where: Spec | Location,
+    hint: str = "",
+    *,
+    dated: bool = False,
+    stops: tuple[str, ...] = (),
+) -> Problem:
     loc = where if isinstance(where, Location) else where.loc
-    return Problem(code, message, loc, hint)
+    return Problem(code, message, loc, hint, dated=dated, stops=stops)
+
+
+def _in_force(agreement: Agreement, today: date | None) -> bool:
+    """In force on ``today``; with ``today`` None, on some day of its term: approved, or approved
+    once and since ended (``expired`` is what the calendar made it, not a declaration to fix)."""
+    if today is None:
+        return agreement.status in (AgreementStatus.APPROVED, AgreementStatus.EXPIRED)
+    return agreement.is_valid_on(today)
 
 
 def identifiers(r: Registry, today: date) -> Iterator[Problem]:
@@ -259,23 +286,29 @@ def one_source(r: Registry, today: date) -> Iterator[Problem]:
                     column,
                 )
                 continue
-            problem = _replica_problem(r, ds, element, column.replica, today)
-            if problem:
-                yield _p("GOV007", f"column '{column.name}' of '{code}': {problem}", column)
+            found = _replica_problem(r, ds, element, column.replica, today)
+            if found:
+                problem, dated = found
+                message = f"column '{column.name}' of '{code}': {problem}"
+                yield _p("GOV007", message, column, dated=dated, stops=(code,))
 
 
-def _replica_problem(r: Registry, ds: Dataset, element: Element, code: str, today: date) -> str | None:
+def _replica_problem(
+    r: Registry, ds: Dataset, element: Element, code: str, today: date
+) -> tuple[str, bool] | None:
+    """What is wrong with a replica's agreement, and whether only the day makes it wrong."""
     agreement = r.agreements.get(code)
     if agreement is None:
-        return f"replica names unknown agreement '{code}'"
+        return f"replica names unknown agreement '{code}'", False
     if agreement.consumer != ds.provider:
-        return f"agreement '{code}' is for '{agreement.consumer}', not '{ds.provider}'"
+        return f"agreement '{code}' is for '{agreement.consumer}', not '{ds.provider}'", False
     if not _grants(r, agreement.elements, agreement.datasets, element.code):
-        return f"agreement '{code}' does not grant '{element.code}'"
+        return f"agreement '{code}' does not grant '{element.code}'", False
     if not agreement.is_valid_on(today):
         return (
             f"agreement '{code}' is {agreement.status}, valid {agreement.valid_from}–"
-            f"{agreement.valid_to or '…'}, not valid on {today}"
+            f"{agreement.valid_to or '…'}, not valid on {today}",
+            _in_force(agreement, None),
         )
     return None
 
@@ -328,6 +361,17 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
                     f"agreement '{code}' is approved but not valid on {today} "
                     f"({agr.valid_from}–{agr.valid_to or '…'})",
                     agr,
+                    dated=True,
+                )
+            elif agr.valid_to is not None and agr.valid_to - today <= EXPIRES_SOON:
+                left = (agr.valid_to - today).days
+                yield _p(
+                    "GOV033",
+                    f"agreement '{code}' ends on {agr.valid_to}, "
+                    + ("today" if not left else f"in {left} day{'s' if left > 1 else ''}")
+                    + f" ('{agr.consumer}' uses it for {', '.join((*agr.elements, *agr.datasets))})",
+                    agr,
+                    dated=True,
                 )
 
 
@@ -360,17 +404,19 @@ def services(r: Registry, today: date) -> Iterator[Problem]:
                     f"service '{code}' of '{svc.department}' takes '{element.code}' "
                     f"({element.sharing}) from sharing without a grant",
                     item,
+                    dated=_service_may_share(r, svc.department, element, None),
                 )
 
 
-def _service_may_share(r: Registry, department: str, element: Element, today: date) -> bool:
+def _service_may_share(r: Registry, department: str, element: Element, today: date | None) -> bool:
+    """Whether ``department`` may use ``element`` on ``today`` (None: on some day)."""
     if element.owner == department or element.sharing == SharingType.UNCONDITIONAL:
         return True
     if element.sharing == SharingType.NOT_SHARED:
         return False
     return any(
         agr.consumer == department
-        and agr.is_valid_on(today)
+        and _in_force(agr, today)
         and _grants(r, agr.elements, agr.datasets, element.code)
         for agr in r.agreements.values()
     )
@@ -400,6 +446,8 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
     """GOV030 views or agreements exposing data without grants; GOV031 declassification misuse.
 
     Lineage is parsed from the views' SQL; only value-carrying edges count (indirect ones do not).
+    An agreement granting a view is checked on every day of its term, not only today: an exposure
+    it would make is an error from the day it is declared, not from the day it begins.
     """
     if not r.views:
         return
@@ -410,10 +458,11 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
     for problem in propagation.problems:
         yield _p("GOV031", f"view '{problem.view}': {problem.message}", r.views[problem.view])
     for code, view in r.views.items():
-        yield from _exposed(r, today, propagation, code, view.owner, f"view '{code}' of '{view.owner}'", view)
+        label = f"view '{code}' of '{view.owner}'"
+        yield from _exposed(r, today, propagation, code, view.owner, label, view, stops=(code,))
     for code, agr in r.agreements.items():
         for granted in agr.datasets:
-            if granted in r.views and agr.is_valid_on(today):
+            if granted in r.views and _in_force(agr, None):
                 yield from _exposed(
                     r,
                     today,
@@ -422,17 +471,35 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
                     agr.consumer,
                     f"agreement '{code}' granting view '{granted}' to '{agr.consumer}'",
                     agr,
+                    in_force=agr.is_valid_on(today),
                 )
 
 
 def _exposed(
-    r: Registry, today: date, propagation: Any, view: str, department: str, label: str, where: Spec
+    r: Registry,
+    today: date,
+    propagation: Any,
+    view: str,
+    department: str,
+    label: str,
+    where: Spec,
+    *,
+    stops: tuple[str, ...] = (),
+    in_force: bool = True,
 ) -> Iterator[Problem]:
+    """GOV030 for each element ``view`` carries that ``department`` has no grant for today.
+
+    Dated when a grant exists on some other day; then reported only while the exposing grant
+    (``in_force``) is in force. Undated (no grant on any day) whatever the day.
+    """
     reported: set[str] = set()
     for column, classification in propagation.view_columns(view):
         for element_code in sorted(classification.elements - reported):
             element = r.elements.get(element_code)
             if element is None or _service_may_share(r, department, element, today):
+                continue
+            dated = _service_may_share(r, department, element, None)
+            if dated and not in_force:
                 continue
             reported.add(element_code)
             path = next(
@@ -450,6 +517,8 @@ def _exposed(
                 f"{label} exposes '{element_code}' ({element.sharing}, owner '{element.owner}') "
                 f"without a grant: {path}",
                 where,
+                dated=dated,
+                stops=stops,
             )
 
 
@@ -476,3 +545,13 @@ def check_rules(registry: Registry, today: date | None = None) -> list[Problem]:
     """Run every governance rule; returns errors and warnings, errors first."""
     day = today or date.today()
     return sort_problems(p for check in RULE_CHECKS for p in check(registry, day))
+
+
+def date_stops(registry: Registry, today: date | None = None) -> dict[str, tuple[Problem, ...]]:
+    """Dataset, view or indicator code → the date-driven errors that stop its asset on ``today``."""
+    stops: dict[str, list[Problem]] = {}
+    for problem in check_rules(registry, today):
+        if problem.is_error and problem.dated:
+            for code in problem.stops:
+                stops.setdefault(code, []).append(problem)
+    return {code: tuple(found) for code, found in stops.items()}

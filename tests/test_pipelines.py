@@ -180,7 +180,7 @@ def test_schedules_follow_update_cycles() -> None:
     defs = build_definitions(Settings.from_env())
     cycles = {ds.update_cycle for ds in registry.datasets.values() if ds.update_cycle in CRON}
     names = {s.name for s in defs.schedules or []}  # type: ignore[union-attr]
-    assert names == {f"refresh_{c}_schedule" for c in cycles}
+    assert names == {f"refresh_{c}_schedule" for c in cycles} | {"expire_agreements_schedule"}
     for cycle in cycles:
         schedule = defs.resolve_schedule_def(f"refresh_{cycle}_schedule")
         assert schedule.cron_schedule == CRON[cycle]

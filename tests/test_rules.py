@@ -536,6 +536,14 @@ CASES = [
         also=("GOV007", "GOV029"),
     ),
     case(
+        "agreement-ends-within-30-days",
+        "GOV033",
+        "agreements.yaml",
+        "valid_to: 2027-01-14",
+        "valid_to: 2026-01-31",
+        "- code: agr_health_market",
+    ),
+    case(
         "dataset-code",
         "GOV025",
         "datasets.yaml",
@@ -675,7 +683,7 @@ def test_problem_text_names_file_line_code_and_hint(tmp_path: Path, monkeypatch:
 
 
 def test_warnings_are_warnings() -> None:
-    warnings = {"GOV006", "GOV020", "GOV021", "GOV022", "GOV024", "GOV027"}
+    warnings = {"GOV006", "GOV020", "GOV021", "GOV022", "GOV024", "GOV027", "GOV033"}
     assert {code for code, r in RULES.items() if r.severity == "warning"} == warnings
 
 
@@ -690,7 +698,11 @@ def test_agreement_validity_follows_the_day(tmp_path: Path, monkeypatch: pytest.
     assert check_rules(registry, today=TODAY) == []
     after = {p.code for p in check_rules(registry, today=date(2027, 1, 15))}
     assert after == {"GOV007", "GOV024", "GOV029"}
-    assert check_rules(registry, today=date(2027, 1, 14)) == []
+    assert all(p.dated for p in check_rules(registry, today=date(2027, 1, 15)))
+    # its last day: still valid, and warned of (GOV033, from 30 days before)
+    assert [p.code for p in check_rules(registry, today=date(2027, 1, 14))] == ["GOV033"]
+    assert [p.code for p in check_rules(registry, today=date(2026, 12, 15))] == ["GOV033"]
+    assert check_rules(registry, today=date(2026, 12, 14)) == []
 
 
 # --- check characters (REFERENCE.md) -------------------------------------------------------------
