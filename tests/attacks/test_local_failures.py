@@ -253,6 +253,26 @@ def test_a_broken_declaration_still_refuses_to_load(tmp_path: Path) -> None:
     assert [(p.code, "agr_tax_nothing" in p.message) for p in caught.value.errors] == [("GOV007", True)]
 
 
+@pytest.mark.parametrize(("status", "loads"), [("expired", True), ("requested", False), ("revoked", False)])
+def test_what_the_calendar_did_stays_local_what_people_declared_does_not(
+    tmp_path: Path, status: str, loads: bool
+) -> None:
+    """``expired`` (what the schedule writes, and export brings into the home) is the calendar's
+    doing: local. A replica under an agreement never approved, or revoked, is a declaration to fix."""
+    files = home_files(uscc_until=YESTERDAY, capital_until=TODAY, name_until=TODAY + timedelta(days=60))
+    files["agreements.yaml"] = files["agreements.yaml"].replace(
+        f"valid_to: {YESTERDAY.isoformat()}, status: approved",
+        f"valid_to: {YESTERDAY.isoformat()}, status: {status}",
+    )
+    home = write_home(tmp_path / "home", files)
+    if loads:
+        build_definitions(settings_for(tmp_path, home))
+    else:
+        with pytest.raises(DeclarationError) as caught:
+            build_definitions(settings_for(tmp_path, home))
+        assert [p.code for p in caught.value.errors] == ["GOV007"]
+
+
 def test_a_daily_schedule_marks_ended_agreements_expired_once(city: City) -> None:
     store = Store(city.settings.store_url)
     try:
