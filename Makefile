@@ -31,7 +31,7 @@ postgres:
 	bash scripts/ensure-postgres.sh
 
 test: $(STAMP) browser postgres lint typecheck
-	GOVREG_TEST_PG=$(PG_URL) $(BIN)/pytest -n 2 -q
+	GOVREG_TEST_PG=$(PG_URL) $(BIN)/pytest -n 2 --dist loadscope -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/declarations.py
