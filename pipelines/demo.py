@@ -214,8 +214,9 @@ def _summary(
     )
     latest: dict[str, dict[str, Any]] = {}
     for row in sorted(loads, key=lambda r: r["id"]):
-        latest[row["dataset"]] = row if row["status"] != "rejected" else latest.get(row["dataset"], row)
-        if row["status"] == "rejected":
+        refused = row["status"] in ("rejected", "blocked")  # blocked: refused by its expectations
+        latest[row["dataset"]] = row if not refused else latest.get(row["dataset"], row)
+        if refused:
             per[row["department"]]["refused"].append(f"{Path(row['file']).name}: {row['rule_code']}")
     for code, row in latest.items():
         if row["status"] in ("loaded", "duplicate"):

@@ -24,14 +24,19 @@ class AuditEvent(graphene.ObjectType):
 
 
 class LoadRecord(graphene.ObjectType):
-    """One departmental extract arriving: loaded, rejected or quarantined."""
+    """One departmental extract arriving: loaded, a duplicate, refused at the door, or blocked."""
 
     load_id = graphene.String(required=True, description="Stable id of the load.")
     dataset = graphene.String(required=True, description="Dataset code.")
     department = graphene.String(required=True, description="Providing department.")
     file = graphene.String(required=True, description="The file that arrived.")
     sha256 = graphene.String(required=True, description="Its content hash.")
-    status = graphene.String(required=True, description="loaded, rejected, quarantined, ...")
+    status = graphene.String(
+        required=True,
+        description="loaded; duplicate (content loaded before); rejected (refused at the door; "
+        "quarantined unless still being written); blocked (a blocking expectation failed on the "
+        "staged rows: the live table was kept, QA005)",
+    )
     rows_in = graphene.Float(description="Rows read.")
     rows_loaded = graphene.Float(description="Rows loaded.")
     rows_rejected = graphene.Float(description="Rows rejected.")
