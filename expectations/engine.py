@@ -6,6 +6,13 @@ rollback on the same DuckDB connection) discards the pending result, so every me
 empty and each expectation carries an IndexError in ``exception_info`` (GX issue 11579).
 :class:`DuckDBExecutionEngine` buffers the rows while the connection is still checked out.
 
+GX reads a SQL table's column types through SQLAlchemy's reflection, which duckdb_engine cannot
+do under SQLAlchemy 2.1 (its column query joins ``pg_catalog.pg_collation``, which DuckDB has
+not got); GX then falls back to names without types and ``expect_column_values_to_be_of_type``
+fails with ``KeyError: 'type'``. :class:`DuckDBColumnTypes` reads the types DuckDB itself reports
+for the batch (``DOUBLE``, ``VARCHAR``, ``DECIMAL(18,3)``, ...) as SQLAlchemy types of the same
+name, so ``type_="DOUBLE"`` (or a generic ``"Float"``, ``"String"``) is compared as GX documents.
+
 GX implements no regular expressions for the duckdb dialect; this module registers DuckDB
 providers (``regexp_matches``, RE2, search semantics as GX's pandas engine) for the regex
 metrics, keyed to :class:`DuckDBExecutionEngine`, so suites saved by GX with
@@ -18,16 +25,21 @@ and defines the check-digit macros (:mod:`expectations.sql`) on every connection
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Type  # noqa: UP035 - `type` is a field name in the datasource
 
 import sqlalchemy as sa
+from duckdb_engine import Dialect as DuckDBDialect
 from great_expectations.compatibility.typing_extensions import override
+from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnMapMetricProvider,
     column_condition_partial,
 )
+from great_expectations.expectations.metrics.metric_provider import metric_value
+from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 
 from expectations.sql import MACROS
 
@@ -122,3 +134,63 @@ class DuckDBNotMatchRegexList(ColumnMapMetricProvider):
     @column_condition_partial(engine=DuckDBExecutionEngine)
     def _duckdb(cls, column: Any, regex_list: list[str], **kwargs: Any) -> Any:
         return sa.and_(*[_regex(column, r, False) for r in regex_list])
+
+
+_SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
+    "BIGINT": sa.BIGINT,
+    "BLOB": sa.BLOB,
+    "BOOLEAN": sa.BOOLEAN,
+    "DATE": sa.DATE,
+    "DOUBLE": sa.DOUBLE,
+    "FLOAT": sa.FLOAT,
+    "INTEGER": sa.INTEGER,
+    "INTERVAL": sa.Interval,
+    "JSON": sa.JSON,
+    "REAL": sa.REAL,
+    "SMALLINT": sa.SMALLINT,
+    "TIME": sa.TIME,
+    "TIMESTAMP": sa.TIMESTAMP,
+    "UUID": sa.UUID,
+    "VARCHAR": sa.VARCHAR,
+}
+
+
+def duckdb_sql_type(name: str) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy type for a type name as DuckDB reports it (``DECIMAL(18,3)``, ``VARCHAR[]``)."""
+    name = name.strip()
+    if name.endswith("[]"):
+        return sa.ARRAY(duckdb_sql_type(name[:-2]))
+    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", name, re.IGNORECASE)
+    if decimal:
+        return sa.DECIMAL(int(decimal.group(1)), int(decimal.group(2)))
+    if name.upper() == "TIMESTAMP WITH TIME ZONE":
+        return sa.TIMESTAMP(timezone=True)
+    if name.upper() in _SQL_TYPES:
+        return _SQL_TYPES[name.upper()]()
+    known = DuckDBDialect.ischema_names.get(name.lower())  # TINYINT, HUGEINT, UBIGINT, ...
+    return known() if known is not None else sa.types.NullType()
+
+
+class DuckDBColumnTypes(TableMetricProvider):
+    """``table.column_types`` from DuckDB's own description of the batch, not SQLAlchemy reflection."""
+
+    metric_name = "table.column_types"
+    value_keys = ("include_nested",)
+    default_kwarg_values = {"include_nested": True}  # noqa: RUF012 - GX's own attribute, as GX declares it
+
+    @metric_value(engine=DuckDBExecutionEngine)
+    def _duckdb(
+        cls,
+        execution_engine: DuckDBExecutionEngine,
+        metric_domain_kwargs: dict[str, Any],
+        metric_value_kwargs: dict[str, Any],
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        selectable, _, _ = execution_engine.get_compute_domain(
+            metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE
+        )
+        query = sa.select(sa.text("*")).select_from(selectable).limit(0)  # type: ignore[arg-type]
+        with execution_engine.get_connection() as connection:
+            description = connection.execute(query).cursor.description or []
+        return [{"name": d[0], "type": duckdb_sql_type(str(d[1]))} for d in description]

@@ -8,6 +8,7 @@ personal information.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import traceback
@@ -168,7 +169,9 @@ def _run_suite(batch: Any, suite: str, expectations_: Sequence[gxe.Expectation])
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
 
     def run(items: Sequence[gxe.Expectation]) -> list[Any]:
-        gx_suite = gx.ExpectationSuite(name=suite, expectations=[e.copy(deep=True) for e in items])
+        # A copy without its ``id``: GX refuses an expectation that belongs to another suite, and
+        # every expectation of a suite GX saved (or of a suite loaded here) carries one.
+        gx_suite = gx.ExpectationSuite(name=suite, expectations=[copy.copy(e) for e in items])
         return list(batch.validate(gx_suite, result_format=result_format).results)
 
     def failed(expectation: gxe.Expectation, exc: Exception) -> Any:
@@ -177,7 +180,7 @@ def _run_suite(batch: Any, suite: str, expectations_: Sequence[gxe.Expectation])
             "exception_message": f"{type(exc).__name__}: {exc}",
             "exception_traceback": traceback.format_exc(),
         }
-        config = expectation.copy(deep=True).configuration
+        config = copy.copy(expectation).configuration
         return ExpectationValidationResult(success=False, expectation_config=config, exception_info=info)
 
     try:

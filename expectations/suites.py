@@ -47,6 +47,19 @@ def _columns_of(config: Any) -> list[str]:
     return columns
 
 
+GX0_SUITE_KEYS = ("expectation_suite_name", "ge_cloud_id", "data_asset_type")
+GX0_EXPECTATION_KEYS = ("expectation_type", "ge_cloud_id")
+
+
+def _gx0_keys(data: dict[str, Any]) -> list[str]:
+    """The keys that mark a suite saved by GX 0.x (``expectation_suite_name``, ``expectation_type``)."""
+    found = [f"`{k}`" for k in GX0_SUITE_KEYS if k in data]
+    for raw in data["expectations"]:
+        if isinstance(raw, dict):
+            found += [f"`{k}`" for k in GX0_EXPECTATION_KEYS if k in raw and f"`{k}`" not in found]
+    return found
+
+
 def load_suite(path: Path, registry: Registry) -> tuple[LoadedSuite | None, list[Problem]]:
     shown = display_path(path)
     try:
@@ -62,6 +75,17 @@ def load_suite(path: Path, registry: Registry) -> tuple[LoadedSuite | None, list
         return None, [
             Problem(
                 "QA002", "expected an object with 'name' and a list of 'expectations'", Location(shown, 1)
+            )
+        ]
+    old_format = _gx0_keys(data)
+    if old_format:
+        return None, [
+            Problem(
+                "QA002",
+                "this is the GX 0.x format; GX 1.x uses `type` and `name` "
+                f"(this file has {', '.join(old_format)}): save the suite again with Great "
+                "Expectations 1.x, json.dumps(suite.to_json_dict())",
+                Location(shown, 1),
             )
         ]
     problems: list[Problem] = []
