@@ -165,8 +165,15 @@ def run_demo(
 
     loads = [r for r in list_loads(store, limit=10_000) if r["started_at"] >= since]
     checks = _check_results(result)
+    published: dict[str, dict[str, int]] = {}  # newest first: each dataset's published load
+    for record in loads:
+        if record["status"] == "loaded":
+            published.setdefault(record["dataset"], record["cast_failures"])
     reconciled = reconcile(
-        registry, manifest.as_json(), {code: latest_results(store, code) for code in registry.datasets}
+        registry,
+        manifest.as_json(),
+        {code: latest_results(store, code) for code in registry.datasets},
+        published,
     )
     _summary(console, registry, loads, checks)
     mismatched = [r for r in reconciled if not r["match"]]

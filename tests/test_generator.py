@@ -6,9 +6,10 @@ import csv
 import hashlib
 import io
 import json
+import re
 import textwrap
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,38 @@ def allowed(registry: Registry, element: str) -> set[str] | None:
     return None
 
 
+def domain_breaks(element: Any, values: list[Any]) -> dict[str, int]:
+    """Values breaking the pattern, range, length and date format of an element, as the standards judge."""
+    d, present = element.domain, [v for v in values if v is not None]
+    out: dict[str, int] = {}
+    if d.pattern is not None and element.type.is_text:
+        out["pattern"] = sum(re.search(d.pattern, v) is None for v in present)
+    if (d.min is not None or d.max is not None) and element.type.is_numeric:
+        out["range"] = sum(
+            (d.min is not None and float(v) < d.min) or (d.max is not None and float(v) > d.max)
+            for v in present
+        )
+    if d.length is not None:
+        out["length"] = sum(len(v) != d.length for v in present)
+    elif d.min_length is not None or d.max_length is not None:
+        out["length"] = sum(
+            (d.min_length is not None and len(v) < d.min_length)
+            or (d.max_length is not None and len(v) > d.max_length)
+            for v in present
+        )
+    if d.date_format is not None:
+
+        def bad(v: str) -> bool:
+            try:
+                datetime.strptime(v, d.date_format)
+            except ValueError:
+                return True
+            return False
+
+        out["date_format"] = sum(bad(v) for v in present)
+    return out
+
+
 def recount(registry: Registry, code: str, header: list[str], rows: list[list[Any]]) -> dict[str, Any]:
     """Count every defect type from the file's values alone, as a quality check would."""
     ds = registry.datasets[code]
@@ -196,6 +229,9 @@ def recount(registry: Registry, code: str, header: list[str], rows: list[list[An
         codes = allowed(registry, column.element)
         if codes is not None:
             counts["out_of_domain"] = sum(v is not None and v not in codes for v in values)
+        for kind, n in domain_breaks(registry.elements[column.element], values).items():
+            if n:  # the generator names a domain defect only where it injected one
+                counts[kind] = n
         if counts:
             columns[column.name] = counts
     out: dict[str, Any] = {"columns": columns}
@@ -267,11 +303,20 @@ def test_values_are_realistic(generated: tuple[Registry, Path, dict[str, Any]]) 
     header, rows = read_back(out / entry["file"], "csv", "gbk", ",")
     col = {name: [row[i] for row in rows] for i, name in enumerate(header)}
     assert sum(v is not None and v.endswith("公司") for v in col["企业名称"]) > 0.8 * len(rows)
-    assert all(v is None or (v.startswith("重庆市") and len(v) <= 40) for v in col["住所"])
-    assert all(v is None or (v.isdigit() and len(v) == 8 and "19" <= v[:2] <= "20") for v in col["成立日期"])
-    assert all(v is None or (v[:4] >= "2000" and v <= "20250601") for v in col["成立日期"])
-    assert all(v is None or 0 <= float(v) <= 1e8 for v in col["注册资本"])
-    assert all(v is None or (len(v) == 15 and v.startswith("5001")) for v in col["注册号"])
+    defects = entry["defects"]["columns"]
+
+    def unusual(column: str, fine: Any) -> int:
+        return sum(v is not None and not fine(v) for v in col[column])
+
+    # every value is realistic, but for exactly the injected length, date, range and pattern defects
+    assert unusual("住所", lambda v: v.startswith("重庆市") and len(v) <= 40) == defects["住所"]["length"]
+    injected_dates = defects["成立日期"]["date_format"]
+    assert unusual("成立日期", lambda v: v.isdigit() and len(v) == 8 and "19" <= v[:2] <= "20") == 0
+    dated = [v for v in col["成立日期"] if v is not None and v[4:6] != "13" and v[6:8] != "32"]
+    assert len(dated) == sum(v is not None for v in col["成立日期"]) - injected_dates
+    assert all(v[:4] >= "2000" and v <= "20250601" for v in dated)
+    assert unusual("注册资本", lambda v: 0 <= float(v) <= 1e8) == defects["注册资本"]["range"]
+    assert unusual("注册号", lambda v: len(v) == 15 and v.startswith("5001")) == defects["注册号"]["pattern"]
     assert {v for v in col["登记机关"] if v in {"500103", "500105", "500112", "500110"}} == {
         "500103",
         "500105",

@@ -25,8 +25,16 @@ defect              rate    where
 ``null``            0.3 %   values of each required column (``Registry.column_required``)
 ``out_of_domain``   0.2 %   values of each ``codes`` / ``code_list`` column
 ``duplicate_key``   0.1 %   rows of each dataset with key columns (copies another key)
+``pattern``         0.2 %   values of each non-key text column with a ``pattern``
+``range``           0.2 %   values of each non-key numeric column with ``min`` / ``max``
+``length``          0.2 %   values of each non-key column with ``length`` limits
+``date_format``     0.2 %   values of each non-key column with a ``date_format``
 ==================  ======  ========================================================
 
+A pattern, range, length or date-format defect breaks that one rule and keeps every other; where
+no value can (a wrong length of an identifier breaks its check character too) that kind is not
+injected in that column. A date that is no date in a ``date``/``datetime`` column is set aside by
+ingestion with its row, so such rows carry no other defect.
 Optional columns are also left empty in 2 % of rows (``BLANK_RATE``); that is not a defect.
 Defects never mask one another, so a quality check recounts exactly the manifest's numbers.
 Same registry, rows, seed and ``today`` → byte-identical files.

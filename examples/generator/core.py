@@ -226,7 +226,8 @@ def generate_dataset(
     column_gens = [gens[c.element] for c in ds.columns]
     required = [registry.column_required(ds, i) for i in range(len(ds.columns))]
     rng = np.random.default_rng([seed, _stable(ds.code), 1_000_003])
-    columns, defects = inject(columns, names, column_gens, required, key, dict(rates), rng)
+    elements = [registry.elements[c.element] for c in ds.columns]
+    columns, defects = inject(columns, names, column_gens, required, key, dict(rates), rng, elements)
     return pa.table(columns, names=names), defects
 
 
