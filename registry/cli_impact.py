@@ -48,7 +48,8 @@ def impact(
     down = tree.add(f"{len(result['downstream'])} downstream column(s)")
     for item in result["downstream"]:
         via = ", ".join(item["via"])
-        down.add(f"{item['column']}  [dim](depth {item['depth']}, {via}, from {item['from']})[/]")
+        sources = ", ".join(item["sources"])
+        down.add(f"{item['column']}  [dim](depth {item['depth']}, {via}, from {sources})[/]")
     tree.add(
         f"views: {', '.join(result['views']) or '—'}; indicators: {', '.join(result['indicators']) or '—'}"
     )

@@ -13,6 +13,7 @@ from typing import Any
 from registry.errors import Problem
 from registry.home import Registry
 from registry.rules import check_rules
+from registry.vocab import ServiceSource
 
 CONFLICT_CODES = frozenset({"GOV005", "GOV006", "GOV007", "GOV020", "GOV021", "GOV022", "GOV029"})
 
@@ -118,7 +119,15 @@ def department_detail(r: Registry, code: str) -> dict[str, Any] | None:
 
 def impact(r: Registry, edges: list[Any], element_code: str, depth: int = 10) -> dict[str, Any] | None:
     """From an element: the columns carrying it, everything downstream of them, the views and
-    indicators affected, and the departments that consume any of it through agreements."""
+    indicators affected, and every department that consumes any of it.
+
+    A consumer is a department other than the owner that takes the element or something built
+    on it: through an agreement (its elements, a dataset carrying it, a view affected), a replica
+    or a collection of its own (a dataset of theirs carrying it), a service taking it from
+    sharing, or a view or indicator of theirs that reads it. Each reason is named. Every
+    downstream column lists all its ``sources``, the affected columns it is computed from
+    (``from`` is the first one the walk reached).
+    """
     from lineage.graph import LineageGraph, Node
 
     element = r.elements.get(element_code)
@@ -137,19 +146,42 @@ def impact(r: Registry, edges: list[Any], element_code: str, depth: int = 10) ->
             )
             entry["via"] |= set(step.via)
             entry["depth"] = min(entry["depth"], step.depth)
+    affected = set(columns) | set(downstream)
+    for node, entry in downstream.items():
+        entry["sources"] = sorted(str(n) for n in graph.neighbours(node, "upstream") if n in affected)
     tables = {n.table for n in downstream}
     views = sorted(t for t in tables if t in r.views)
     indicators = sorted(t for t in tables if t in r.indicators)
     datasets = sorted({n.table for n in columns})
     consumers: dict[str, set[str]] = {}
+
+    def consumes(department: str, reason: str) -> None:
+        if department != element.owner:
+            consumers.setdefault(department, set()).add(reason)
+
     for agr in r.agreements.values():
         reasons = set()
         if element_code in agr.elements:
             reasons.add(f"element {element_code}")
         reasons |= {f"dataset {d}" for d in agr.datasets if d in datasets}
         reasons |= {f"view {v}" for v in agr.datasets if v in views}
-        if reasons:
-            consumers.setdefault(agr.consumer, set()).update(f"{agr.code}: {x}" for x in reasons)
+        for reason in reasons:
+            consumes(agr.consumer, f"{agr.code}: {reason}")
+    for code in datasets:
+        ds = r.datasets[code]
+        for col in ds.columns:
+            if col.element == element_code:
+                kind = f"replica under {col.replica}" if col.replica else "own collection (duplicate)"
+                consumes(ds.provider, f"dataset {code}.{col.name}: {kind}")
+    for service in r.services.values():
+        for item in service.elements:
+            if item.element == element_code and item.source == ServiceSource.SHARING:
+                under = f" under {item.agreement}" if item.agreement else ""
+                consumes(service.department, f"service {service.code}: takes it from sharing{under}")
+    for v in views:
+        consumes(r.views[v].owner, f"view {v}: reads it")
+    for i in indicators:
+        consumes(r.indicators[i].owner, f"indicator {i}: reads it")
     return {
         "element": element_code,
         "name": element.name,

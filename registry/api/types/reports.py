@@ -51,7 +51,12 @@ class ImpactStep(graphene.ObjectType):
     column = graphene.String(required=True, description="``table.column``.")
     depth = graphene.Int(required=True, description="Hops from a column carrying the element.")
     via = graphene.List(graphene.NonNull(graphene.String), required=True, description="Edge kinds.")
-    source = graphene.String(description="The column it was reached from.")
+    source = graphene.String(description="The first affected column the walk reached it from.")
+    sources = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description="Every affected column it is computed from (``table.column``).",
+    )
 
     @staticmethod
     def resolve_source(row: Row, info: Any) -> str | None:
@@ -60,7 +65,8 @@ class ImpactStep(graphene.ObjectType):
 
 
 class ImpactConsumer(graphene.ObjectType):
-    """A department consuming something affected, and through which agreements."""
+    """A department consuming something affected: by agreement, replica or own collection, a
+    service taking it from sharing, or a view or indicator of theirs reading it."""
 
     department = graphene.String(required=True, description="Consumer department code.")
     reasons = graphene.List(graphene.NonNull(graphene.String), required=True, description="Why.")
