@@ -75,6 +75,18 @@ def departments(r: Registry, today: date) -> Iterator[Problem]:
             yield _p(
                 "GOV028", f"department '{code}' has an invalid unified social credit code '{dept.uscc}'", dept
             )
+    by_uscc: dict[str, list[str]] = {}
+    for code, dept in r.departments.items():
+        if dept.uscc:
+            by_uscc.setdefault(dept.uscc.strip().upper(), []).append(code)
+    for uscc, codes in by_uscc.items():
+        for later in codes[1:]:  # reported at each department after the first declared, naming all
+            others = ", ".join(f"'{c}'" for c in codes if c != later)
+            yield _p(
+                "GOV034",
+                f"departments '{later}' and {others} share the unified social credit code '{uscc}'",
+                r.departments[later],
+            )
     reported: set[str] = set()
     for code in r.departments:
         seen: list[str] = []
@@ -319,6 +331,30 @@ def _grants(r: Registry, elements: tuple[str, ...], datasets: tuple[str, ...], e
     return any(d in r.datasets and r.datasets[d].column_for(element) for d in datasets)
 
 
+def provider_mismatches(r: Registry, agreement: Agreement) -> list[tuple[str, str]]:
+    """GOV032: what ``agreement`` grants that its provider does not own, with the real owner.
+
+    An element is its owner's; a dataset its provider's; a view its owner's. An agreement without
+    a provider (a request spanning several owners) or naming an unknown one (GOV002) is not judged
+    here; nor are unknown grants (GOV002).
+    """
+    provider = agreement.provider
+    if provider is None or provider not in r.departments:
+        return []
+    found: list[tuple[str, str]] = []
+    for code in agreement.elements:
+        element = r.elements.get(code)
+        if element is not None and element.owner != provider:
+            found.append((f"element '{code}'", element.owner))
+    for code in agreement.datasets:
+        dataset, view = r.datasets.get(code), r.views.get(code)
+        if dataset is not None and dataset.provider != provider:
+            found.append((f"dataset '{code}'", dataset.provider))
+        elif dataset is None and view is not None and view.owner != provider:
+            found.append((f"view '{code}'", view.owner))
+    return found
+
+
 def agreements(r: Registry, today: date) -> Iterator[Problem]:
     """GOV002 references, GOV009 not-shared grants, GOV015 terms, GOV024 expired agreements."""
     for code, agr in r.agreements.items():
@@ -327,6 +363,12 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
                 yield _p("GOV002", f"agreement '{code}' names unknown {role} department '{dept}'", agr)
         if not agr.elements and not agr.datasets:
             yield _p("GOV002", f"agreement '{code}' grants nothing: list elements or datasets", agr)
+        for granted, owner in provider_mismatches(r, agr):
+            yield _p(
+                "GOV032",
+                f"agreement '{code}' names '{agr.provider}' as provider of {granted}, owned by '{owner}'",
+                agr,
+            )
         for element_code in agr.elements:
             element = r.elements.get(element_code)
             if element is None:

@@ -15,6 +15,12 @@ Who may do what:
 | ``requestAccess`` | for any consumer | for its own department only | no |
 | ``decideAccess`` | any request | requests for its own department's elements only | no |
 
+``transferOwnership`` carries the agreements with it: every agreement naming the old owner as
+provider of the element names the new owner instead, in the same change (one audit event each);
+when one cannot move whole (it also grants other data of the old owner, or its consumer is the new
+owner) the transfer is refused with GOV032, naming it. No mutation moves an element's registration
+status against the ISO/IEC 11179 ladder (GOV035, :func:`registry.plan.status_moves`).
+
 Nobody decides a request whose consumer is their own department (``SELF_APPROVAL``). Refusals
 for who-you-are are GraphQL errors (``FORBIDDEN``); refusals for what-you-ask are payloads with
 ``ok: false`` and typed errors. Both are ``access_denied`` audit events.
@@ -38,7 +44,7 @@ from registry.api.types.sharing import SharingAgreement
 from registry.home import Registry
 from registry.model import Agreement, Element, Spec
 from registry.plan import make_plan
-from registry.rules import check_rules
+from registry.rules import check_rules, provider_mismatches
 from registry.store.apply import write_changes
 from registry.store.rows import home_specs
 from registry.store.schema import agreements, elements
@@ -306,6 +312,52 @@ def _owners(registry: Registry, agreement: Agreement) -> set[str]:
     return owners
 
 
+def _migrate_agreements(
+    registry: Registry, element: Element, new_owner: str
+) -> tuple[list[Agreement], list[dict[str, Any]]]:
+    """The agreements naming ``element``'s old owner as provider of it, moved to ``new_owner``;
+    or, for those that cannot move whole, why (GOV032), so the transfer is refused.
+
+    An agreement moves when everything else it grants is already ``new_owner``'s: its provider
+    becomes ``new_owner`` (written and audited in the transfer's change). It cannot move when it
+    also grants other data of another department (one provider per agreement: split it first),
+    or when its consumer is ``new_owner`` (it would provide to itself: end it first).
+    """
+    old = element.owner
+    after = _replace(registry, "elements", element.model_copy(update={"owner": new_owner}))
+    migrated: list[Agreement] = []
+    blocked: list[dict[str, Any]] = []
+    for code, agreement in sorted(registry.agreements.items()):
+        if element.code not in agreement.elements or agreement.provider != old:
+            continue
+        if agreement.consumer == new_owner:
+            blocked.append(
+                _error(
+                    "GOV032",
+                    f"agreement '{code}' grants '{element.code}' to '{new_owner}': as its owner "
+                    f"'{new_owner}' would provide it to itself; end the agreement (revoke it, or drop "
+                    f"'{element.code}' from it) before the transfer",
+                    "toDepartment",
+                )
+            )
+            continue
+        probe = agreement.model_copy(update={"provider": new_owner})
+        others = [what for what, _ in provider_mismatches(after, probe)]
+        if others:
+            blocked.append(
+                _error(
+                    "GOV032",
+                    f"agreement '{code}' grants '{element.code}' together with {', '.join(others)} "
+                    f"(not '{new_owner}''s): one agreement has one provider, so it cannot move to "
+                    f"'{new_owner}'; split it (one agreement per provider) before the transfer",
+                    "toDepartment",
+                )
+            )
+            continue
+        migrated.append(probe)
+    return migrated, blocked
+
+
 class Mutation(graphene.ObjectType):
     """Registry changes. Each needs a ``reason`` and is audited with the token as actor."""
 
@@ -392,7 +444,11 @@ class Mutation(graphene.ObjectType):
         root: Any, info: Any, element_code: str, to_department: str, reason: str
     ) -> dict[str, Any]:
         m = _Mutation(
-            info, "transferOwnership", "element", reason, {**ELEMENT_FIELDS, "GOV005": "toDepartment"}
+            info,
+            "transferOwnership",
+            "element",
+            reason,
+            {**ELEMENT_FIELDS, "GOV005": "toDepartment", "GOV032": "toDepartment"},
         )
         m.require_role(CENTER_ADMIN)
 
@@ -402,7 +458,13 @@ class Mutation(graphene.ObjectType):
                 raise Refused(
                     [_error("INVALID", f"'{to_department}' already owns '{element_code}'", "toDepartment")]
                 )
-            return _replace(registry, "elements", element.model_copy(update={"owner": to_department}))
+            migrated, blocked = _migrate_agreements(registry, element, to_department)
+            if blocked:
+                raise Refused(blocked)
+            wanted = _replace(registry, "elements", element.model_copy(update={"owner": to_department}))
+            for agreement in migrated:
+                wanted = _replace(wanted, "agreements", agreement)
+            return wanted
 
         return _as(m.run(element_code, build, elements), "element")
 
