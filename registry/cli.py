@@ -157,10 +157,18 @@ def plan(
 
     registry, _ = _checked_home(home, _today(today), as_json)
     result = plan_registry(_open_store(store), registry)
+    from registry.plan import status_moves
+
+    moves = status_moves(result, {code: e.loc for code, e in registry.elements.items()})
     if as_json:
-        _emit(result.to_json())
+        _emit({**result.to_json(), **({"problems": [p.to_json() for p in moves]} if moves else {})})
     else:
         _print_plan(result)
+        if moves:
+            _print_problems(moves)
+            err.print("[red]apply would refuse this plan (GOV035): fix the statuses first.[/]")
+    if moves:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -182,6 +190,13 @@ def apply(
         result = apply_registry(
             _open_store(store), registry, actor=who, reason=why, source=str(home.resolve())
         )
+    except DeclarationError as exc:  # refused against the store (GOV035): nothing was changed
+        if as_json:
+            _emit({"ok": False, "problems": [p.to_json() for p in exc.problems]})
+        else:
+            _print_problems(exc.problems)
+            err.print("[red]apply refused; nothing was changed.[/]")
+        raise typer.Exit(1) from exc
     except GovregError as exc:
         err.print(f"[red]{exc.code}: {exc}[/]")
         raise typer.Exit(1) from exc

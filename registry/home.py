@@ -44,6 +44,9 @@ class Registry:
     agreements: Mapping[str, Agreement]
     services: Mapping[str, Service]
     home: Path | None = field(default=None, compare=False)
+    declared_twice: frozenset[str] = field(default=frozenset(), compare=False)
+    """Element codes declared more than once (GOV001): held by no one, so checks of what refers
+    to them stay quiet instead of calling them unregistered."""
 
     @classmethod
     def empty(cls) -> Registry:
@@ -51,10 +54,15 @@ class Registry:
 
     @classmethod
     def build(
-        cls, settings: Settings, sections: Mapping[str, Mapping[str, Spec]], home: Path | None = None
+        cls,
+        settings: Settings,
+        sections: Mapping[str, Mapping[str, Spec]],
+        home: Path | None = None,
+        *,
+        declared_twice: frozenset[str] = frozenset(),
     ) -> Registry:
         frozen = {name: MappingProxyType(dict(sections.get(name, {}))) for name in ENTITY_TYPES}
-        return cls(settings=settings, home=home, **frozen)  # type: ignore[arg-type]
+        return cls(settings=settings, home=home, declared_twice=declared_twice, **frozen)  # type: ignore[arg-type]
 
     def section(self, name: str) -> Mapping[str, Spec]:
         section: Mapping[str, Spec] = getattr(self, name)

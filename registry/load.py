@@ -48,6 +48,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.settings = Settings()
         self.sections: dict[str, dict[str, Spec]] = {name: {} for name in ENTITY_TYPES}
+        self.declared: dict[tuple[str, str], list[Location]] = {}  # (section, code) → where
 
     def problem(self, code: str, message: str, file: str, line: int = 0, hint: str = "") -> None:
         self.problems.append(Problem(code, message, Location(file, line), hint))
@@ -93,7 +94,38 @@ class _Loader:
                 )
                 continue
             self.load_document(path, shown, doc)
-        return Registry.build(self.settings, self.sections, self.home)
+        twice = self.report_duplicates()
+        return Registry.build(self.settings, self.sections, self.home, declared_twice=twice)
+
+    def report_duplicates(self) -> frozenset[str]:
+        """GOV001 at every place a code is declared more than once, each naming the others.
+
+        No declaration is the original (file order says nothing). An element declared twice is
+        dropped altogether: neither declaration is taken as its owner, and the checks that would
+        call it unregistered stay quiet (its code is returned). Of another section's entity the
+        first declaration is kept for the checks of what refers to it only.
+        """
+        twice: set[str] = set()
+        for (section, code), places in self.declared.items():
+            if len(places) < 2:
+                continue
+            noun = ENTITY_TYPES[section].kind  # type: ignore[attr-defined]
+            times = "twice" if len(places) == 2 else f"{len(places)} times"
+            if section == "elements":
+                twice.add(code)
+                del self.sections[section][code]
+            neither = "no owner is taken from either" if section == "elements" else "neither is the original"
+            for place in places:
+                others = ", ".join(str(p) for p in places if p is not place)
+                self.problems.append(
+                    Problem(
+                        "GOV001",
+                        f"{noun} code '{code}' is declared {times}: here and at {others}; "
+                        f"{neither} — keep one",
+                        place,
+                    )
+                )
+        return frozenset(twice)
 
     def load_document(self, path: Path, shown: str, doc: LineDict) -> None:
         for key, value in doc.items():
@@ -147,16 +179,8 @@ class _Loader:
         entity.located(Location(shown, raw.line))
         self.locate_children(entity, shown, raw)
         key = entity.code  # type: ignore[attr-defined]
-        existing = self.sections[section].get(key)
-        if existing is not None:
-            self.problem(
-                "GOV001",
-                f"{noun} code '{key}' is declared twice (first at {existing.loc})",
-                shown,
-                raw.key_line("code"),
-            )
-            return
-        self.sections[section][key] = entity
+        self.declared.setdefault((section, key), []).append(Location(shown, raw.key_line("code")))
+        self.sections[section].setdefault(key, entity)  # duplicates: see report_duplicates
 
     @staticmethod
     def locate_children(entity: Spec, shown: str, raw: LineDict) -> None:
@@ -229,6 +253,8 @@ class _Loader:
                 self.problem("YAML002", f"{label}: unknown key '{field}'", shown, line)
             elif kind == "missing":
                 self.problem("YAML003", f"{label}: missing required field '{field}'", shown, line)
+            elif kind == "one_owner":
+                self.problem("GOV005", f"{label}: {error['msg']}", shown, line)
             else:
                 message = str(error["msg"]).removeprefix("Value error, ")
                 self.problem("YAML003", f"{label}: field '{field}': {message}", shown, line)

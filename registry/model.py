@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
 )
+from pydantic_core import PydanticCustomError
 
 from registry.errors import Location
 from registry.vocab import (
@@ -76,6 +77,22 @@ Check = Annotated[CheckDigit, BeforeValidator(_labels(CheckDigit))]
 CastPolicy = Annotated[OnCastError, BeforeValidator(_labels(OnCastError))]
 
 Text = Annotated[str, Field(min_length=1)]
+
+
+def _one_owner(value: object) -> object:
+    """An element has exactly one owner department (一数一源): a list of them is refused by name."""
+    if isinstance(value, list | tuple | set):
+        names = ", ".join(str(v) for v in value)
+        raise PydanticCustomError(
+            "one_owner",
+            "an element has exactly one owner department, not {count} ({names}): name one owner and "
+            "let the others read it through sharing agreements",
+            {"count": len(value), "names": names},
+        )
+    return value
+
+
+Owner = Annotated[str, BeforeValidator(_one_owner), Field(min_length=1)]
 
 
 class Spec(BaseModel):
@@ -173,7 +190,7 @@ class Element(Named):
     unit: str | None = None
     domain: ValueDomain = ValueDomain()
     required: bool = False
-    owner: Text
+    owner: Owner
     source_system: str | None = None
     security: Security = SecurityLevel.INTERNAL
     personal: Personal = PersonalInfo.NONE

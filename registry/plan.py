@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from registry.errors import Location, Problem
 from registry.store.rows import KIND, SECTIONS
+from registry.vocab import STATUS_MOVES, Status
 
 Action = Literal["create", "update", "delete"]
 
@@ -97,3 +100,32 @@ def make_plan(wanted: dict[str, dict[str, str]], current: dict[str, dict[str, st
         for code in sorted(have.keys() - want.keys()):
             deletes.append(Change("delete", section, code, have[code], None))
     return Plan(tuple(upserts + deletes))
+
+
+def status_moves(plan: Plan, locations: Mapping[str, Location] | None = None) -> list[Problem]:
+    """GOV035 for each element the plan would move to a registration status the ISO/IEC 11179
+    ladder does not allow from its stored one (:data:`registry.vocab.STATUS_MOVES`).
+
+    It compares the wanted spec with the stored one, so it belongs where both are known: ``plan``
+    shows these, ``apply`` and the API's mutations refuse them and change nothing. ``locations``
+    (element code → where it is declared) places each problem in the home.
+    """
+    found: list[Problem] = []
+    for change in plan.changes:
+        if change.section != "elements" or change.action != "update":
+            continue
+        before = str((change.before_spec or {}).get("status") or Status.CANDIDATE)
+        after = str((change.after_spec or {}).get("status") or Status.CANDIDATE)
+        old, new = Status(before), Status(after)
+        if old.may_become(new):
+            continue
+        allowed = ", ".join(sorted(STATUS_MOVES[old]))
+        found.append(
+            Problem(
+                "GOV035",
+                f"element '{change.code}' is {old} in the store and cannot become {new}: "
+                f"from {old} it may become {allowed}",
+                (locations or {}).get(change.code, Location()),
+            )
+        )
+    return found

@@ -67,7 +67,8 @@ def identifiers(r: Registry, today: date) -> Iterator[Problem]:
 
 
 def departments(r: Registry, today: date) -> Iterator[Problem]:
-    """GOV002 unknown parent, GOV014 cycles, GOV028 a bad unified social credit code."""
+    """GOV002 unknown parent, GOV014 cycles, GOV028 a bad unified social credit code, GOV034 one
+    code for two departments."""
     for code, dept in r.departments.items():
         if dept.parent is not None and dept.parent not in r.departments:
             yield _p("GOV002", f"department '{code}' has unknown parent '{dept.parent}'", dept)
@@ -220,7 +221,9 @@ def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
         elements: set[str] = set()
         for column in ds.columns:
             element = r.elements.get(column.element)
-            if element is None:
+            if element is None and column.element in r.declared_twice:
+                pass  # GOV001: declared twice, owned by neither until one declaration remains
+            elif element is None:
                 yield _p(
                     "GOV003",
                     f"column '{column.name}' maps to unregistered element '{column.element}'",
@@ -356,7 +359,8 @@ def provider_mismatches(r: Registry, agreement: Agreement) -> list[tuple[str, st
 
 
 def agreements(r: Registry, today: date) -> Iterator[Problem]:
-    """GOV002 references, GOV009 not-shared grants, GOV015 terms, GOV024 expired agreements."""
+    """GOV002 references, GOV009 not-shared grants, GOV015 terms, GOV024 expired agreements,
+    GOV032 a provider that does not own what it grants."""
     for code, agr in r.agreements.items():
         for role, dept in (("consumer", agr.consumer), ("provider", agr.provider)):
             if dept is not None and dept not in r.departments:
@@ -371,6 +375,8 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
             )
         for element_code in agr.elements:
             element = r.elements.get(element_code)
+            if element is None and element_code in r.declared_twice:
+                continue  # GOV001
             if element is None:
                 yield _p("GOV002", f"agreement '{code}' names unknown element '{element_code}'", agr)
             elif element.sharing == SharingType.NOT_SHARED:
@@ -424,6 +430,8 @@ def services(r: Registry, today: date) -> Iterator[Problem]:
             yield _p("GOV002", f"service '{code}' names unknown department '{svc.department}'", svc)
         for item in svc.elements:
             element = r.elements.get(item.element)
+            if element is None and item.element in r.declared_twice:
+                continue  # GOV001
             if element is None:
                 yield _p("GOV002", f"service '{code}' needs unknown element '{item.element}'", item)
                 continue

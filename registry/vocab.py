@@ -81,7 +81,13 @@ class UpdateCycle(StrEnum):
 
 
 class Status(StrEnum):
-    """ISO/IEC 11179 registration status ladder."""
+    """ISO/IEC 11179 registration status ladder.
+
+    >>> Status.RETIRED.may_become(Status.STANDARD)
+    False
+    >>> Status.CANDIDATE.may_become(Status.QUALIFIED), Status.STANDARD.may_become(Status.RETIRED)
+    (True, True)
+    """
 
     INCOMPLETE = "incomplete"
     CANDIDATE = "candidate"
@@ -91,6 +97,29 @@ class Status(StrEnum):
     PREFERRED = "preferred"
     SUPERSEDED = "superseded"
     RETIRED = "retired"
+
+    def may_become(self, new: Status) -> bool:
+        """Whether an element registered at this status may be moved to ``new`` (see
+        :data:`STATUS_MOVES`)."""
+        return new == self or new in STATUS_MOVES[self]
+
+
+_LADDER = (Status.INCOMPLETE, Status.CANDIDATE, Status.RECORDED, Status.QUALIFIED, Status.STANDARD)
+STATUS_MOVES: dict[Status, frozenset[Status]] = {
+    **{
+        step: frozenset((*_LADDER[i + 1 :], Status.PREFERRED, Status.SUPERSEDED, Status.RETIRED))
+        for i, step in enumerate(_LADDER)
+    },
+    Status.PREFERRED: frozenset({Status.STANDARD, Status.SUPERSEDED, Status.RETIRED}),
+    Status.SUPERSEDED: frozenset({Status.RETIRED, Status.CANDIDATE}),
+    Status.RETIRED: frozenset({Status.CANDIDATE}),
+}
+"""The allowed moves of the ISO/IEC 11179 registration ladder: from a status to the statuses it
+may take next. Up the ladder (incomplete → candidate → recorded → qualified → standard →
+preferred), skipping steps allowed; never down it, except a preferred standard losing its
+preference (preferred → standard, when another is preferred); from any active status to
+superseded (naming its replacement, GOV013) or retired; superseded to retired; and out of either
+only back to the bottom, as a candidate to be registered again. Anything else is GOV035."""
 
 
 class DataType(StrEnum):

@@ -43,7 +43,7 @@ from registry.api.types.catalog import DataElement
 from registry.api.types.sharing import SharingAgreement
 from registry.home import Registry
 from registry.model import Agreement, Element, Spec
-from registry.plan import make_plan
+from registry.plan import make_plan, status_moves
 from registry.rules import check_rules, provider_mismatches
 from registry.store.apply import write_changes
 from registry.store.rows import home_specs
@@ -253,6 +253,9 @@ class _Mutation:
                     if not p.is_error and (p.code, p.message) not in warned
                 ]
                 plan = make_plan(home_specs(wanted), ctx.store.read_specs(conn))
+                moves = status_moves(plan)
+                if moves:
+                    raise Refused([_error(p.code, p.message, "status") for p in moves])
                 result = write_changes(
                     conn,
                     plan.changes,

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
+from registry.errors import DeclarationError
 from registry.home import Registry
-from registry.plan import Change, Plan, make_plan
+from registry.plan import Change, Plan, make_plan, status_moves
 from registry.store import audit
 from registry.store.db import Store
 from registry.store.lineage import write_registry_lineage
@@ -48,6 +49,9 @@ def apply_registry(
 ) -> ApplyResult:
     """Make the store hold exactly ``registry``; a no-op (no events) when it already does.
 
+    An element moved to a registration status the ISO/IEC 11179 ladder does not allow from its
+    stored one is refused (:class:`DeclarationError` with GOV035): nothing is written.
+
     ``fault`` is called between phases with the phase name; tests use it to fail mid-way and
     prove the rollback.
     """
@@ -56,6 +60,9 @@ def apply_registry(
         plan = make_plan(wanted, store.read_specs(conn))
         if plan.is_empty:
             return ApplyResult(plan, None, 0)
+        moves = status_moves(plan, {code: e.loc for code, e in registry.elements.items()})
+        if moves:  # GOV035: a registration status the ladder does not allow; nothing is written
+            raise DeclarationError(moves)
         return write_changes(
             conn, plan.changes, actor=actor, reason=reason, source=source, registry=registry, fault=fault
         )
