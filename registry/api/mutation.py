@@ -377,7 +377,10 @@ class Mutation(graphene.ObjectType):
         element_code=graphene.String(required=True, description="The element."),
         to_department=graphene.String(required=True, description="Its new owner department."),
         reason=graphene.String(required=True, description="Why (recorded in the audit log)."),
-        description="Make another department the element's one source (center admins).",
+        description="Make another department the element's one source (center admins). The "
+        "agreements naming the old owner as its provider name the new owner, in the same change; "
+        "if one also grants other data of the old owner, or the new owner is its consumer, the "
+        "transfer is refused (GOV032) naming it.",
     )
     retire_element = graphene.Field(
         ElementPayload,
