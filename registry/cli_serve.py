@@ -20,7 +20,10 @@ token_app = typer.Typer(help="API bearer tokens: create (printed once) and revok
 app: typer.Typer = cli.app  # type: ignore[has-type]
 app.add_typer(token_app, name="token")
 
-ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who does this (default: the OS user).")]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option("--actor", envvar="GOVREG_ACTOR", help="Who does this (audit; default: the OS user)."),
+]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
 
 
@@ -118,11 +121,17 @@ def export(
     store: StoreOpt = DEFAULT_URL,
     home: HomeOpt = Path("."),
     replace: Annotated[
-        bool, typer.Option("--replace", help="--yaml: remove the folder's YAML and SQL files first.")
+        bool,
+        typer.Option(
+            "--replace",
+            help="--yaml: remove the folder's YAML and SQL files first, and write every file anew "
+            "(without it, a folder holding a home is updated in place: only what changed is written).",
+        ),
     ] = False,
 ) -> None:
-    """Write the store's registry back as a registry home (--yaml, for review and commit in git),
-    or the lineage of the home's views and indicators as OpenLineage events (--format openlineage)."""
+    """Write the store's registry back as a registry home (--yaml, for review and commit in git:
+    over a home, in place, only what changed), or the lineage of the home's views and indicators
+    as OpenLineage events (--format openlineage)."""
     if not as_yaml and fmt != "yaml":
         _openlineage_export(fmt=fmt, home=home, out=out)
         return
@@ -134,8 +143,13 @@ def export(
         raise typer.Exit(2)
     db = _open_store(store)
     try:
-        written = export_home(registry_from_specs(db.read_specs()), out, replace=replace)
+        written = export_home(registry_from_specs(db.read_specs()), out, replace=replace, suites_from=home)
     except StoreError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    if not written:
+        console.print(
+            f"{out} already holds the store's registry: nothing written (store {db.url})", soft_wrap=True
+        )
+        return
     console.print(f"exported {len(written)} files to {out} (store {db.url})", soft_wrap=True)

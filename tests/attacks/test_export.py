@@ -1,0 +1,170 @@
+"""Attacks on "one truth between git and the API", export side: `govreg export --yaml` over the
+home it came from writes only what the store changed, in place, so the change can be reviewed.
+
+Each test copies the bundled city into a git repository, applies it to a real SQLite store, and
+runs the real `govreg export --yaml` in a subprocess; the API's changes go through the real
+GraphQL server over HTTP.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from registry.load import load_valid_home
+from registry.store import Store
+from registry.store.apply import apply_registry
+from registry.store.rows import home_specs
+from registry.store.tokens import create_token
+from tests.test_api import CITY, Server
+
+TODAY = date.today()
+REQUEST = """
+mutation($from: Date!) {
+  requestAccess(consumer: "market_regulation", elements: ["bank_account_number"],
+                purpose: "核验企业退税账户", legalBasis: "《税收征收管理法》", validFrom: $from,
+                reason: "退税核验") { ok errors { code message } agreement { code } }
+}"""
+DECIDE = """
+mutation($code: String!) {
+  decideAccess(agreementCode: $code, approve: true, reason: "用途明确") {
+    ok errors { code message } agreement { code status }
+  }
+}"""
+
+
+def git(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def export(store: Store, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "registry", "export", "--yaml", "--store", store.url, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+
+
+@pytest.fixture
+def city(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The city copied into a git repository (committed) and applied to a fresh store."""
+    home = tmp_path / "home"
+    shutil.copytree(CITY, home, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    assert git(home, "init", "-q").returncode == 0
+    git(home, "add", "-A")
+    assert git(home, "commit", "-q", "-m", "the city").returncode == 0
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    registry, _ = load_valid_home(home)
+    apply_registry(store, registry, actor="tester", reason="city", source=str(home))
+    yield {"home": home, "store": store, "tmp": tmp_path}
+    store.dispose()
+
+
+def test_export_of_an_unchanged_store_over_its_home_changes_nothing(city: dict[str, Any]) -> None:
+    home: Path = city["home"]
+    done = export(city["store"], home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    diff = git(home, "diff", "--exit-code", "--stat")
+    assert diff.returncode == 0, diff.stdout  # not one line rewritten: comments, order, flow style kept
+    assert git(home, "status", "--porcelain").stdout == ""  # no file added or removed (suites stay)
+
+
+def test_export_after_an_api_approval_adds_just_that_agreement(city: dict[str, Any]) -> None:
+    home: Path = city["home"]
+    store: Store = city["store"]
+    _, steward = create_token(store, department="market_regulation", role="steward", actor="t", reason="t")
+    _, admin = create_token(store, department="big_data_center", role="center-admin", actor="t", reason="t")
+    with Server(store) as server:
+
+        def run(token: str, query: str, **variables: Any) -> dict[str, Any]:
+            reply = httpx.post(
+                server.url + "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert reply.status_code == 200, reply.text
+            return dict(reply.json()["data"])
+
+        asked = run(steward, REQUEST, **{"from": TODAY.isoformat()})["requestAccess"]
+        assert asked["ok"], asked
+        code = asked["agreement"]["code"]
+        decided = run(admin, DECIDE, code=code)["decideAccess"]
+        assert decided["ok"] and decided["agreement"]["status"] == "APPROVED", decided
+
+    done = export(store, home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    changed = [line.split("\t") for line in git(home, "diff", "--numstat").stdout.splitlines()]
+    assert [path for _, _, path in changed] == ["agreements/agreements.yaml"], changed
+    added, removed, _ = changed[0]
+    assert removed == "0" and 10 < int(added) < 25, changed  # one agreement appended, nothing rewritten
+    assert git(home, "status", "--porcelain", "--untracked-files=all").stdout.strip() == (
+        "M agreements/agreements.yaml"
+    )
+    text = (home / "agreements/agreements.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Sharing agreements (共享协议)")  # the file's comments are still there
+    assert f"code: {code}" in text and "status: approved" in text.split(f"code: {code}")[1]
+    exported, _ = load_valid_home(home)
+    assert home_specs(exported) == store.read_specs()  # git now holds exactly what the store holds
+    again = export(store, home)
+    assert again.returncode == 0 and git(home, "diff", "--numstat").stdout.count("\n") == 1
+
+
+RETIRE = """
+mutation {
+  retireElement(elementCode: "death_date", reason: "并入死亡医学证明信息") { ok errors { code message } }
+}"""
+
+
+def test_an_api_change_to_a_declared_entity_changes_only_its_lines(city: dict[str, Any]) -> None:
+    """An element retired through the API: its `status` line changes, in its own file, and no other."""
+    home: Path = city["home"]
+    store: Store = city["store"]
+    _, admin = create_token(store, department="big_data_center", role="center-admin", actor="t", reason="t")
+    with Server(store) as server:
+        reply = httpx.post(
+            server.url + "/graphql",
+            json={"query": RETIRE},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=30,
+        )
+    assert reply.json()["data"]["retireElement"]["ok"], reply.text
+    done = export(store, home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert git(home, "diff", "--numstat").stdout == "1\t1\telements/health.yaml\n"
+    diff = git(home, "diff", "-U0").stdout
+    assert "-    status: standard" in diff and "+    status: retired" in diff, diff
+
+
+def test_ruamel_rendering_never_leaks_into_lines_the_export_did_not_change(city: dict[str, Any]) -> None:
+    """`elements/court.yaml` writes a pattern with `\\u4e00` escapes, which a YAML library renders
+    as the characters themselves; changing another element of that file keeps the escapes."""
+    from registry.export import update_home
+    from registry.store.rows import registry_from_specs
+
+    home: Path = city["home"]
+    stored = registry_from_specs(city["store"].read_specs())
+    court = next(c for c, e in stored.elements.items() if e.owner == "court" and c != "case_number")
+    changed = stored.elements[court].model_copy(update={"definition": "新的定义。"})
+    elements = {**stored.elements, court: changed}
+    registry = type(stored).build(stored.settings, {**dict(stored.sections()), "elements": elements})
+    assert [p.name for p in update_home(registry, home)] == ["court.yaml"]
+    assert git(home, "diff", "--numstat").stdout == "1\t1\telements/court.yaml\n"
+    assert "[\\u4e00-\\u9fa5]" in (home / "elements/court.yaml").read_text(encoding="utf-8")
