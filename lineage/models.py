@@ -69,6 +69,7 @@ class StatementLineage:
     kind: str = ""  # the statement: select, create, insert, merge, update, ...
     notes: tuple[str, ...] = field(default=())
     outputs: tuple[str, ...] = ()  # the target's columns, in order
+    unresolved: tuple[str, ...] = ()  # target columns whose sources are not all known (fail closed)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -86,6 +86,18 @@ class _Tracer:
     visiting: set[tuple[int, str]] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
     extra_indirect: set[ColumnRef] = field(default_factory=set)
+    incomplete: set[tuple[int, str]] = field(default_factory=set)  # outputs with an unknown source
+
+    def _unresolved(self, what: str) -> None:
+        """Note what could not be resolved; every output being traced is then incomplete."""
+        self.unresolved.add(what)
+        self.incomplete.update(self.visiting)
+
+    def _key(self, scope: Scope, name: str) -> tuple[int, str]:
+        return (id(self.scopes.get(id(scope.expression), scope) if not scope.sources else scope), name)
+
+    def is_incomplete(self, scope: Scope, name: str) -> bool:
+        return self._key(scope, name) in self.incomplete
 
     def base(self, table: str, column: str) -> Traced:
         """A column of a real table, or of a temporary table replaced by what it was built from."""
@@ -93,11 +105,48 @@ class _Tracer:
             self.sources.update(self.temp_sources.get(table, ()))
             upstream = self.temp[table].get(column)
             if upstream is None:
-                self.unresolved.add(f"{table}.{column}")
+                self._unresolved(f"{table}.{column}")
                 return {}
             return dict(upstream)
         self.sources.add(table)
+        if table in self.known and column not in self.known[table]:  # not a column of that table
+            self._unresolved(f"{table}.{column}")
+            return {}
         return {ColumnRef(table, column): "direct"}
+
+    def every(self, scope: Scope, source: Scope | exp.Table | None, what: str) -> Traced:
+        """Every column of ``source`` (a whole-row read), or of every source of ``scope`` (None)."""
+        if source is None:
+            out: Traced = {}
+            for each in scope.sources.values():
+                _merge(out, self.every(scope, each, what))
+            if not scope.sources:
+                self._unresolved(what)
+            return out
+        if isinstance(source, Scope):
+            out = {}
+            if source.scope_type == ScopeType.UDTF or not _selects(source):
+                self._unresolved(what)
+                return out
+            for select in _selects(source):
+                _merge(out, self.output(source, select.alias_or_name))
+            return out
+        if not isinstance(source.this, exp.Identifier):
+            return self.table_function(scope, source.this)
+        table = table_name(source)
+        if table in self.temp:
+            out = {}
+            for column in self.temp[table]:
+                _merge(out, self.base(table, column))
+            return out
+        if table not in self.known:
+            self.sources.add(table)
+            self._unresolved(f"{table}.* ({what})")
+            return {}
+        out = {}
+        for column in self.known[table]:
+            _merge(out, self.base(table, column))
+        return out
 
     def output(self, scope: Scope, name: str) -> Traced:
         """The base columns feeding output column ``name`` of ``scope``."""
@@ -106,6 +155,8 @@ class _Tracer:
         scope = self.scopes.get(id(scope.expression), scope) if not scope.sources else scope
         key = (id(scope), name)
         if key in self.memo:
+            if key in self.incomplete:
+                self.incomplete.update(self.visiting)
             return self.memo[key]
         if key in self.visiting:  # a recursive CTE reading itself
             return {}
@@ -126,7 +177,7 @@ class _Tracer:
         else:
             projection = next((s for s in _selects(scope) if s.alias_or_name == name), None)
             if projection is None:
-                self.unresolved.add(name)
+                self._unresolved(name)
             else:
                 result = self.expression(scope, projection)
         self.visiting.discard(key)
@@ -145,8 +196,30 @@ class _Tracer:
         """Base columns of an expression in ``scope``, with the kind of the whole expression."""
         inner = node.this if isinstance(node, exp.Alias) else node
         result: Traced = {}
+        for pattern in _patterns(inner):  # COLUMNS(...), #n: which columns is not known here
+            own = (
+                "direct"
+                if pattern is inner
+                else "aggregation"
+                if _aggregated(pattern, inner)
+                else "transformation"
+            )
+            for ref, kind in self.every(scope, None, pattern.sql()).items():
+                result[ref] = _stronger(result.get(ref), compose(own, kind))
+            self._unresolved(f"{pattern.sql()} (a column pattern: read as every column)")
+        for row in _owned(inner, exp.TableColumn):  # s, to_json(s): a whole row of source s
+            own = "direct" if row is inner else "aggregation" if _aggregated(row, inner) else "transformation"
+            outer: Scope | None = scope
+            while outer is not None and row.name not in outer.sources:
+                outer = outer.parent
+            source = outer.sources[row.name] if outer is not None else None
+            if source is None:
+                self._unresolved(f"{row.sql()} (a row of an unknown source)")
+                continue
+            for ref, kind in self.every(scope, source, row.sql()).items():
+                result[ref] = _stronger(result.get(ref), compose(own, kind))
         for column in _columns_outside_subqueries(inner):
-            if _in_window_spec(column):
+            if _in_window_spec(column) or _in_pattern(column, inner):
                 continue
             own = (
                 "direct"
@@ -183,6 +256,10 @@ class _Tracer:
             while outer is not None and source is None:
                 source = outer.sources.get(source_name) if source_name else None
                 outer = outer.parent
+        if isinstance(column.this, exp.Star):  # t.* inside an expression: the whole row
+            return self.every(scope, source if column.table else None, column.sql())
+        if not column.table and column.name in scope.sources and not self._has(source, column):
+            return self.every(scope, scope.sources[column.name], column.sql())  # a row as a struct: s
         if column.name.lower() in PSEUDO_COLUMNS and not self._has(source, column):
             return {}  # ROWNUM, LEVEL: whatever qualify bound them to, they come from no table
         if isinstance(source, Scope) and source.scope_type == ScopeType.UDTF:
@@ -200,7 +277,7 @@ class _Tracer:
             return self.table_function(scope, source.this)  # generate_series(...) AS g(d)
         if isinstance(source, exp.Table):
             return self.base(table_name(source), _column_name(column.this))
-        self.unresolved.add(column.sql())
+        self._unresolved(column.sql())
         return {}
 
     def _has(self, source: Scope | exp.Table | None, column: exp.Column) -> bool:
@@ -269,7 +346,7 @@ class _Tracer:
 ANALYTIC = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 
 
-def _aggregated(column: exp.Column, top: exp.Expr) -> bool:
+def _aggregated(column: exp.Expr, top: exp.Expr) -> bool:
     """Whether the column sits inside an aggregate (not an analytic like LAG) below ``top``."""
     parent = column.parent
     while parent is not None:
@@ -280,6 +357,44 @@ def _aggregated(column: exp.Column, top: exp.Expr) -> bool:
         if parent is top:
             return False
         parent = parent.parent
+    return False
+
+
+def _owned(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
+    """Nodes of ``types`` in ``node`` that belong to its own query (not to its subqueries)."""
+    owner = node if isinstance(node, exp.Query) else _scope_owner(node)
+    return [n for n in node.find_all(*types) if _scope_owner(n) is owner]
+
+
+def _patterns(node: exp.Expr) -> list[exp.Expr]:
+    """``COLUMNS(...)`` and positional ``#n`` in ``node`` (not in its subqueries)."""
+    return [
+        p
+        for p in _owned(node, exp.Columns, exp.PositionalColumn)
+        if not any(isinstance(a, exp.Columns) for a in _ancestors(p, node))
+    ]
+
+
+def _ancestors(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
+    parent = node.parent
+    while parent is not None and node is not top:
+        yield parent
+        if parent is top:
+            return
+        parent = parent.parent
+
+
+def _in_pattern(column: exp.Column, top: exp.Expr) -> bool:
+    """Whether ``column`` is a lambda parameter or part of a ``COLUMNS(...)`` pattern."""
+    for ancestor in _ancestors(column, top) if column is not top else ():
+        if isinstance(ancestor, exp.Columns):
+            return True
+        if (
+            isinstance(ancestor, exp.Lambda)
+            and not column.table
+            and column.name in {p.name for p in ancestor.expressions}
+        ):
+            return True
     return False
 
 
@@ -434,12 +549,15 @@ class _Script:
         edges: set[ColumnEdge] = set()
         traced_by_target: dict[str, Traced] = {}
         own_indirect: dict[str, set[ColumnRef]] = {}  # target column → what shapes it alone
+        incomplete: list[str] = []  # target columns some of whose sources are unknown
         for output, name in zip(outputs, written, strict=True):
             traced = tracer.output(root, output)
             if output in shaping:
                 for shaped in shaping[output]:
                     own_indirect.setdefault(shaped, set()).update(traced)
                 continue
+            if name == "*" or tracer.is_incomplete(root, output):
+                incomplete.append(name)
             if name == "*":  # a star over an unknown table: no column to point at
                 continue
             traced_by_target[name] = traced
@@ -467,6 +585,11 @@ class _Script:
                     elif name:
                         tracer.sources.add(name)
         indirect |= tracer.extra_indirect
+        ctes = {cte.alias_or_name for cte in qualified.find_all(exp.CTE)}
+        for table in qualified.find_all(exp.Table):  # read where no scope reaches (PIVOT, UNPIVOT)
+            name = table_name(table)
+            if name in self.schema and name not in ctes and name not in self.temp:
+                tracer.sources.add(name)
         if target:
             for ref in indirect:
                 for name in traced_by_target:
@@ -503,6 +626,7 @@ class _Script:
             reason,
             kind=kind,
             outputs=tuple(names[: len(outputs)]) if target else tuple(outputs),
+            unresolved=tuple(dict.fromkeys(incomplete)),
         )
         return lineage
 
@@ -677,6 +801,10 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
                 script.temp_sources.pop(table_name(table), None)
                 script.temp_indirect.pop(table_name(table), None)
         return StatementLineage(index, sql, kind="drop", reason="no data flow")
+    if isinstance(statement, exp.Pivot) and isinstance(statement.this, exp.Table):
+        # DuckDB's PIVOT t ... / UNPIVOT t ... statement: a query of every column of the result
+        query = exp.select("*").from_(exp.Subquery(this=statement))
+        return script.trace_query(query, script.default_target, None, statement.key, index, sql)
     if isinstance(statement, exp.Query):
         into = statement.args.get("into") if isinstance(statement, exp.Select) else None
         if into is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -140,12 +140,40 @@ class Department(Named):
     stewards: tuple[Steward, ...] = ()
 
 
+def _year_only(end: bool) -> Callable[[object], object]:
+    """Accept a year alone (``2011`` or ``"2011"``): from its first day, or to its last."""
+
+    def validate(value: object) -> object:
+        text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else None
+        if text is not None and len(text) == 4 and text.isdigit():
+            return date(int(text), 12, 31) if end else date(int(text), 1, 1)
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    return validate
+
+
+ValidFrom = Annotated[date | None, BeforeValidator(_year_only(end=False))]
+ValidTo = Annotated[date | None, BeforeValidator(_year_only(end=True))]
+
+
 class CodeValue(Spec):
+    """One code of a list, valid from ``valid_from`` to ``valid_to`` (both days included; open
+    when absent). A year alone is accepted: as ``valid_from`` it means 1 January, as ``valid_to``
+    31 December. ``successor`` names the code that replaced it."""
+
     value: Text
     label: Text
     label_en: str | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: ValidFrom = None
+    valid_to: ValidTo = None
+    successor: str | None = None
+
+    def valid_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 class CodeList(Named):
@@ -213,6 +241,9 @@ class Column(Spec):
     required: bool | None = None
     replica: str | None = None
     basic: bool = False
+    as_of: str | None = None
+    """A date column of the same dataset (source name or element): the column's code list is
+    checked as valid on each record's date instead of on the day of the check."""
     description: str = ""
 
 
@@ -266,12 +297,22 @@ class _Query(Named):
 
 
 class Declassification(Spec):
-    """An explicit, audited rule lowering a view column's level (aggregation or masking only)."""
+    """An explicit, audited rule lowering a view column's level (aggregation or masking only).
+
+    ``method`` names how the data changes, and the view's SQL must do exactly that
+    (:mod:`lineage.masking`): ``aggregate`` (over groups that are not an identifier), ``mask``
+    (govreg's ``govreg_mask``), ``prefix`` (``left(x, n)`` with n at most ``length``) or ``hash``
+    (``sha256`` of the value with ``getvariable('<salt>')``). Without one, aggregation or
+    ``govreg_mask``.
+    """
 
     column: Text
     security: Security | None = None
     personal: Personal | None = None
     reason: Text
+    method: Literal["aggregate", "mask", "prefix", "hash"] | None = None
+    length: int | None = Field(default=None, ge=1)
+    salt: str | None = None
 
 
 class View(_Query):

@@ -25,7 +25,7 @@ from registry.checkdigit import is_valid
 from registry.errors import Location, Problem, sort_problems
 from registry.home import Registry
 from registry.model import Agreement, Dataset, Element, Spec
-from registry.vocab import AgreementStatus, PersonalInfo, ResourceClass, SharingType, Status
+from registry.vocab import AgreementStatus, DataType, PersonalInfo, ResourceClass, SharingType, Status
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 INACTIVE = frozenset({Status.RETIRED, Status.SUPERSEDED})
@@ -154,6 +154,75 @@ def element_status(r: Registry, today: date) -> Iterator[Problem]:
                 f"element '{code}' is replaced by '{target.code}', which is itself {target.status}",
                 element,
             )
+
+
+def code_lists(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV036 a code valid to before it is valid from, or two periods of one code that overlap;
+    a successor not in the list; and ``as_of`` bindings: GOV002 a column the dataset lacks, GOV036
+    one that is not a date, or bound on an element without a code list."""
+    for code, codelist in r.codelists.items():
+        periods: dict[str, list[Any]] = {}
+        values = {v.value for v in codelist.values}
+        for v in codelist.values:
+            if v.valid_from is not None and v.valid_to is not None and v.valid_to < v.valid_from:
+                yield _p(
+                    "GOV036",
+                    f"code '{v.value}' of '{code}' is valid to {v.valid_to}, before it is valid from "
+                    f"{v.valid_from}",
+                    v,
+                )
+                continue
+            for other in periods.get(v.value, []):
+                if (v.valid_from is None or other.valid_to is None or v.valid_from <= other.valid_to) and (
+                    other.valid_from is None or v.valid_to is None or other.valid_from <= v.valid_to
+                ):
+                    yield _p(
+                        "GOV036",
+                        f"code '{v.value}' of '{code}': periods overlap ({_period(other)} at "
+                        f"{other.loc} and {_period(v)}); a year alone runs from 1 January to 31 December",
+                        v,
+                    )
+            periods.setdefault(v.value, []).append(v)
+            if v.successor is not None and v.successor not in values:
+                yield _p(
+                    "GOV036",
+                    f"code '{v.value}' of '{code}' names successor '{v.successor}', not in the list",
+                    v,
+                )
+    for ds in r.datasets.values():
+        for column in ds.columns:
+            if column.as_of is None:
+                continue
+            bound = ds.column_for(column.as_of)
+            if bound is None:
+                yield _p(
+                    "GOV002",
+                    f"column '{column.name}' of '{ds.code}' is checked as of '{column.as_of}', which is no "
+                    f"column of the dataset",
+                    column,
+                )
+                continue
+            element, date_element = r.elements.get(column.element), r.elements.get(bound.element)
+            if date_element is not None and date_element.type not in (DataType.DATE, DataType.DATETIME):
+                yield _p(
+                    "GOV036",
+                    f"column '{column.name}' of '{ds.code}' is checked as of '{column.as_of}', which holds "
+                    f"'{bound.element}' ({date_element.type}), not a date",
+                    column,
+                    "bind as_of to a date or datetime column of the same dataset",
+                )
+            if element is not None and element.domain.code_list is None:
+                yield _p(
+                    "GOV036",
+                    f"column '{column.name}' of '{ds.code}' is checked as of '{column.as_of}', but its "
+                    f"element '{element.code}' has no code list with validity periods",
+                    column,
+                    "remove as_of, or give the element a code_list",
+                )
+
+
+def _period(v: Any) -> str:
+    return f"{v.valid_from or '…'}–{v.valid_to or '…'}"
 
 
 def value_domains(r: Registry, today: date) -> Iterator[Problem]:
@@ -498,18 +567,46 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
     Lineage is parsed from the views' SQL; only value-carrying edges count (indirect ones do not).
     An agreement granting a view is checked on every day of its term, not only today: an exposure
     it would make is an error from the day it is declared, not from the day it begins.
+
+    It fails closed: indicators are checked like views; SQL that does not parse is GOV038 (what
+    cannot be read cannot be checked); a column whose sources are not all resolved is GOV039 (a
+    warning) and carries every element of every table its statement reads (:mod:`lineage.propagate`).
     """
-    if not r.views:
+    if not r.views and not r.indicators:
         return
     from lineage.propagate import Propagation
     from lineage.views import RegistryLineage
 
-    propagation = Propagation(r, RegistryLineage(r))
+    lineage = RegistryLineage(r)
+    for query in lineage.queries.values():
+        spec = r.views[query.code] if query.kind == "view" else r.indicators[query.code]
+        for statement in query.statements:
+            where = f" at line {statement.line}, column {statement.col}" if statement.line else ""
+            if statement.status == "failed":
+                yield _p(
+                    "GOV038",
+                    f"{query.kind} '{query.code}': statement {statement.index + 1} does not parse{where}: "
+                    f"{statement.reason}",
+                    spec,
+                )
+            elif statement.status == "partial":
+                columns = ", ".join(statement.unresolved) or "no output column"
+                yield _p(
+                    "GOV039",
+                    f"{query.kind} '{query.code}': lineage only partly resolved ({statement.reason}); "
+                    f"columns taking the strictest classification of {', '.join(statement.sources) or '?'}: "
+                    f"{columns}",
+                    spec,
+                )
+    propagation = Propagation(r, lineage)
     for problem in propagation.problems:
         yield _p("GOV031", f"view '{problem.view}': {problem.message}", r.views[problem.view])
     for code, view in r.views.items():
         label = f"view '{code}' of '{view.owner}'"
         yield from _exposed(r, today, propagation, code, view.owner, label, view, stops=(code,))
+    for code, indicator in r.indicators.items():
+        label = f"indicator '{code}' of '{indicator.owner}'"
+        yield from _exposed(r, today, propagation, code, indicator.owner, label, indicator, stops=(code,))
     for code, agr in r.agreements.items():
         for granted in agr.datasets:
             if granted in r.views and _in_force(agr, None):
@@ -579,6 +676,7 @@ RULE_CHECKS: tuple[Rule, ...] = (
     element_sharing,
     element_status,
     value_domains,
+    code_lists,
     duplicate_elements,
     dataset_columns,
     basic_items,

@@ -478,6 +478,7 @@ CASES = [
         "",
         "- code: reg_capital",
         where="elements.yaml",
+        also=("GOV039",),  # the view still reads reg_capital, no longer a column of market_entity
     ),
     case(
         "synonym-is-another-name",
@@ -628,6 +629,23 @@ CASES = [
         "      - element: death_cause\n        source: sharing\n",
         "- element: death_cause",
     ),
+    case(
+        "code-valid-to-before-from",
+        "GOV036",
+        "codelists.yaml",
+        "        label_en: Joint-stock company\n",
+        "        label_en: Joint-stock company\n        valid_from: 2020\n        valid_to: 2019\n",
+        '- value: "1200"',
+    ),
+    case(
+        "code-periods-overlap",
+        "GOV036",
+        "codelists.yaml",
+        "        label_en: Joint-stock company\n",
+        "        label_en: Joint-stock company\n        valid_to: 2019\n"
+        '      - {value: "1200", label: 股份公司, valid_from: 2019}\n',
+        '- {value: "1200"',
+    ),
 ]
 
 
@@ -635,8 +653,9 @@ def _case(param: object) -> Case:
     return param.values[0]  # type: ignore[attr-defined, no-any-return]
 
 
-LINEAGE_RULES = ("GOV030", "GOV031")
-STORE_RULES = ("GOV035",)  # a home against the store: tests/attacks/test_declarations.py
+LINEAGE_RULES = ("GOV030", "GOV031", "GOV038", "GOV039")  # GOV038/039: tests/attacks/test_propagation.py
+# a home against the store: GOV035 tests/attacks/test_declarations.py, GOV037 test_git_and_api.py
+STORE_RULES = ("GOV035", "GOV037")
 
 
 def test_every_code_has_a_case() -> None:
@@ -706,7 +725,7 @@ def test_problem_text_names_file_line_code_and_hint(tmp_path: Path, monkeypatch:
 
 
 def test_warnings_are_warnings() -> None:
-    warnings = {"GOV006", "GOV020", "GOV021", "GOV022", "GOV024", "GOV027", "GOV033", "GOV034"}
+    warnings = {"GOV006", "GOV020", "GOV021", "GOV022", "GOV024", "GOV027", "GOV033", "GOV034", "GOV039"}
     assert {code for code, r in RULES.items() if r.severity == "warning"} == warnings
 
 

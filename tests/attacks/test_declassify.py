@@ -1,0 +1,166 @@
+"""Attacks on "declassification only where the data really changes".
+
+A view's ``declassify`` rule lowers a column's security level or personal flag. It is allowed
+only on a column produced by aggregation over groups that are not the identifier itself, or by a
+masking function govreg knows (``govreg_mask``, a prefix of a declared length, a hash with a
+declared salt); anything else, however it is dressed up, is GOV031 with the reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lineage.models import ColumnRef
+from lineage.propagate import Propagation
+from lineage.views import RegistryLineage
+from registry.cli import app
+from registry.errors import Problem
+from registry.load import check_home
+
+CITY = Path(__file__).resolve().parents[2] / "examples" / "city"
+TODAY = date(2026, 6, 1)
+LOWER = "personal: none, security: public, reason: 已脱敏"
+
+
+def _home(tmp_path: Path, sql: str, rule: str) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(CITY, home)
+    (home / "views" / "masked.sql").write_text(sql + "\n", encoding="utf-8")
+    (home / "views" / "masked.yaml").write_text(
+        "views:\n  - code: masked\n    name: 脱敏视图\n    name_en: Masked view\n"
+        f"    owner: big_data_center\n    sql: masked.sql\n    declassify:\n      - {{{rule}}}\n",
+        encoding="utf-8",
+    )
+    return home
+
+
+def _gov031(home: Path) -> list[Problem]:
+    _, problems = check_home(home, TODAY)
+    return [p for p in problems if p.code == "GOV031"]
+
+
+REFUSED = {
+    "trim": ("SELECT TRIM(id_number) AS out FROM population_basic", ""),
+    "upper": ("SELECT upper(id_number) AS out FROM population_basic", ""),
+    "concat_empty": ("SELECT id_number || '' AS out FROM population_basic", ""),
+    "cast": ("SELECT CAST(id_number AS VARCHAR) AS out FROM population_basic", ""),
+    "suffix": ("SELECT substr(id_number, 3) AS out FROM population_basic", ""),
+    "replace": ("SELECT replace(id_number, '1', 'x') AS out FROM population_basic", ""),
+    "mask_then_rejoin": ("SELECT govreg_mask(id_number) || id_number AS out FROM population_basic", ""),
+    "cte_copy": (
+        "WITH c AS (SELECT lower(id_number) AS v FROM population_basic) SELECT v AS out FROM c",
+        "",
+    ),
+    "group_by_identifier": (
+        "SELECT id_number, SUM(allowance_amount) AS out FROM subsistence_allowance GROUP BY id_number",
+        "",
+    ),
+    "group_by_key": (
+        "SELECT allowance_certificate_number, MAX(allowance_amount) AS out FROM subsistence_allowance "
+        "GROUP BY allowance_certificate_number",
+        "",
+    ),
+    "group_by_person_name": (
+        "SELECT person_name, SUM(allowance_amount) AS out FROM subsistence_allowance GROUP BY person_name",
+        "",
+    ),
+    "aggregate_of_identifier": ("SELECT MAX(id_number) AS out FROM population_basic", ""),
+    "list_aggregate": (
+        "SELECT division_code, list(id_number) AS out FROM subsistence_allowance GROUP BY division_code",
+        "",
+    ),
+    "prefix_undeclared": ("SELECT left(id_number, 6) AS out FROM population_basic", ""),
+    "prefix_longer_than_declared": (
+        "SELECT left(id_number, 14) AS out FROM population_basic",
+        ", method: prefix, length: 6",
+    ),
+    "hash_without_salt": ("SELECT sha256(id_number) AS out FROM population_basic", ", method: hash"),
+    "hash_other_salt": (
+        "SELECT sha256(id_number || getvariable('other')) AS out FROM population_basic",
+        ", method: hash, salt: bdc_salt",
+    ),
+    "method_not_used": (
+        "SELECT TRIM(id_number) AS out FROM population_basic",
+        ", method: mask",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_declassifying_what_did_not_change_is_refused(tmp_path: Path, case: str) -> None:
+    sql, extra = REFUSED[case]
+    found = _gov031(_home(tmp_path, sql, f"column: out, {LOWER}{extra}"))
+    assert found and all(p.is_error for p in found), case
+    assert "'out'" in found[0].message and len(found[0].message) > 40  # with the reason
+
+
+def test_refused_declassification_keeps_the_source_classification(tmp_path: Path) -> None:
+    home = _home(tmp_path, "SELECT TRIM(id_number) AS out FROM population_basic", f"column: out, {LOWER}")
+    registry, _ = check_home(home, TODAY)
+    kept = Propagation(registry, RegistryLineage(registry)).columns[ColumnRef("masked", "out")]
+    assert kept.personal == "sensitive_personal" and kept.declassified is None
+
+
+def test_validate_cli_refuses_trim_declassified(tmp_path: Path) -> None:
+    home = _home(tmp_path, "SELECT TRIM(id_number) AS out FROM population_basic", f"column: out, {LOWER}")
+    result = CliRunner().invoke(app, ["validate", "--home", str(home), "--today", TODAY.isoformat()])
+    assert result.exit_code == 1 and "GOV031" in result.output, result.output
+
+
+ALLOWED = {
+    "aggregate_by_division": (
+        "SELECT division_code, SUM(allowance_amount) AS out FROM subsistence_allowance "
+        "GROUP BY division_code",
+        "",
+    ),
+    "count_distinct_total": ("SELECT COUNT(DISTINCT id_number) AS out FROM subsistence_allowance", ""),
+    "aggregate_through_cte": (
+        "WITH d AS (SELECT division_code, AVG(allowance_amount) AS a FROM subsistence_allowance "
+        "GROUP BY division_code) SELECT division_code, ROUND(COALESCE(a, 0), 2) AS out FROM d",
+        "",
+    ),
+    "mask_macro": ("SELECT govreg_mask(id_number) AS out FROM population_basic", ""),
+    "mask_declared": ("SELECT govreg_mask(TRIM(id_number)) AS out FROM population_basic", ", method: mask"),
+    "prefix_declared": (
+        "SELECT left(id_number, 6) AS out FROM population_basic",
+        ", method: prefix, length: 6",
+    ),
+    "substr_prefix": (
+        "SELECT substr(id_number, 1, 4) AS out FROM population_basic",
+        ", method: prefix, length: 6",
+    ),
+    "hash_with_salt": (
+        "SELECT sha256(getvariable('bdc_salt') || id_number) AS out FROM population_basic",
+        ", method: hash, salt: bdc_salt",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ALLOWED))
+def test_aggregation_and_known_masking_may_be_declassified(tmp_path: Path, case: str) -> None:
+    """Controls: the rule is not "never"; real aggregation and known masking pass and lower the level."""
+    sql, extra = ALLOWED[case]
+    home = _home(tmp_path, sql, f"column: out, {LOWER}{extra}")
+    assert not _gov031(home), case
+    registry, _ = check_home(home, TODAY)
+    lowered = Propagation(registry, RegistryLineage(registry)).columns[ColumnRef("masked", "out")]
+    assert lowered.personal == "none" and lowered.declassified == "已脱敏"
+
+
+def test_the_masking_macro_masks_like_govreg() -> None:
+    """govreg_mask in DuckDB gives what expectations.mask gives (the values the registry shows)."""
+    import duckdb
+
+    from expectations.mask import mask
+    from lineage.masking import MASK_MACRO
+
+    con = duckdb.connect()
+    con.execute(MASK_MACRO)
+    for value in ["500103199001011234", "张三", "欧阳娜娜", "13800001111", "a", "", "abcde", "abcdefgh"]:
+        assert con.execute("SELECT govreg_mask(?)", [value]).fetchone()[0] == mask(value), value
+    assert con.execute("SELECT govreg_mask(NULL)").fetchone()[0] is None
