@@ -8,7 +8,7 @@ element and the rule it comes from, and a stable key, so results can be followed
 | required | ``required`` element, key column | not null | critical |
 | unique | the dataset's ``key`` | values (or compound values) unique | critical |
 | check_digit | ``domain.check_digit`` | ``expect_column_values_to_have_valid_check_digit`` | critical |
-| codes | ``domain.codes`` / ``code_list`` (values valid today) | in set | warning |
+| codes | ``domain.codes`` / ``code_list`` (valid today, or on the row's ``as_of``) | in set | warning |
 | pattern | ``domain.pattern`` | match regex | warning |
 | range | ``domain.min`` / ``max`` | between | warning |
 | length | ``domain.length`` / ``min_length`` / ``max_length`` | value lengths | warning |
@@ -26,7 +26,10 @@ from typing import Any
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import FailureSeverity
 
-from expectations.custom import ExpectColumnValuesToHaveValidCheckDigit
+from expectations.custom import (
+    ExpectColumnValuesToBeValidCodesOnDate,
+    ExpectColumnValuesToHaveValidCheckDigit,
+)
 from registry.home import Registry
 from registry.model import Dataset, Element
 
@@ -46,18 +49,34 @@ def allowed_codes(registry: Registry, element: Element, today: date) -> list[str
         return list(domain.codes)
     if domain.code_list and domain.code_list in registry.codelists:
         values = registry.codelists[domain.code_list].values
-        return [
-            v.value
-            for v in values
-            if (v.valid_from is None or v.valid_from <= today) and (v.valid_to is None or today <= v.valid_to)
-        ]
+        return [v.value for v in values if v.valid_on(today)]
     return None
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def dated_codes(registry: Registry, element: Element) -> tuple[list[str], list[list[str | None]]] | None:
+    """A code list as (codes valid on every day, ``[code, from, to]`` periods of the others)."""
+    codelist = registry.codelists.get(element.domain.code_list or "")
+    if element.domain.codes is not None or codelist is None:
+        return None
+    always = sorted({v.value for v in codelist.values if v.valid_from is None and v.valid_to is None})
+    periods = [
+        [v.value, _iso(v.valid_from), _iso(v.valid_to)] for v in codelist.values if v.value not in always
+    ]
+    return always, periods
+
+
 def element_expectations(
-    registry: Registry, element: Element, column: str, today: date
+    registry: Registry, element: Element, column: str, today: date, as_of: str | None = None
 ) -> list[gxe.Expectation]:
-    """The expectations an element's value domain implies for one column carrying it."""
+    """The expectations an element's value domain implies for one column carrying it.
+
+    ``as_of``: the warehouse column of the row's date; its code list is then checked as valid on
+    that date (a row without one: on ``today``), not on ``today``.
+    """
     d = element.domain
     out: list[gxe.Expectation] = []
 
@@ -70,7 +89,18 @@ def element_expectations(
     if d.check_digit is not None:
         add("check_digit", ExpectColumnValuesToHaveValidCheckDigit, CRITICAL, scheme=str(d.check_digit))
     codes = allowed_codes(registry, element, today)
-    if codes is not None:
+    dated = dated_codes(registry, element) if as_of is not None else None
+    if dated is not None:
+        always, periods = dated
+        add(
+            "codes",
+            ExpectColumnValuesToBeValidCodesOnDate,
+            as_of=as_of,
+            always=always,
+            periods=periods,
+            today=today.isoformat(),
+        )
+    elif codes is not None:
         add("codes", gxe.ExpectColumnValuesToBeInSet, value_set=codes)
     if d.pattern is not None and element.type.is_text:
         add("pattern", gxe.ExpectColumnValuesToMatchRegex, regex=d.pattern)
@@ -103,7 +133,9 @@ def standards_for(registry: Registry, ds: Dataset, today: date | None = None) ->
                     meta=_meta(f"required:{column.element}", "required", element.code, [column.element]),
                 )
             )
-        out.extend(element_expectations(registry, element, column.element, day))
+        bound = ds.column_for(column.as_of) if column.as_of else None
+        as_of = bound.element if bound is not None else None
+        out.extend(element_expectations(registry, element, column.element, day, as_of))
     if len(key_columns) == 1:
         out.append(
             gxe.ExpectColumnValuesToBeUnique(

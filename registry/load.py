@@ -10,6 +10,8 @@ sections ``departments``, ``codelists``, ``elements``, ``datasets``, ``views``, 
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -26,6 +28,10 @@ from registry.source import LineDict, LineList, error_line, error_text, parse_ya
 
 SETTINGS_KEY = "registry"
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quarantine"})
+
+
+CSV_CODE_COLUMNS = ("code", "label", "label_en", "valid_from", "valid_to", "successor")
+"""The columns of a code list in CSV form (``code`` and ``label`` required)."""
 
 
 def display_path(path: Path) -> str:
@@ -167,8 +173,9 @@ class _Loader:
         data: dict[str, Any] = dict(raw)
         if section in ("views", "indicators"):
             self.attach_sql(path, shown, raw, data)
-        elif section == "codelists" and raw.get("file"):
-            self.attach_codes(path, shown, raw, data)
+        file_lines: list[tuple[str, int]] = []  # where each code read from a code list's file is
+        if section == "codelists" and raw.get("file"):
+            file_lines = self.attach_codes(path, shown, raw, data)
         code = data.get("code")
         label = f"{noun} '{code}'" if code else f"a {noun}"
         try:
@@ -178,6 +185,12 @@ class _Loader:
             return
         entity.located(Location(shown, raw.line))
         self.locate_children(entity, shown, raw)
+        if file_lines:
+            values = entity.values  # type: ignore[attr-defined]
+            for value, (file, number) in zip(
+                values[len(values) - len(file_lines) :], file_lines, strict=True
+            ):
+                value.located(Location(file, number))
         key = entity.code  # type: ignore[attr-defined]
         self.declared.setdefault((section, key), []).append(Location(shown, raw.key_line("code")))
         self.sections[section].setdefault(key, entity)  # duplicates: see report_duplicates
@@ -212,11 +225,18 @@ class _Loader:
                 raw.key_line("sql"),
             )
 
-    def attach_codes(self, path: Path, shown: str, raw: LineDict, data: dict[str, Any]) -> None:
-        """A code list may name a text file of ``code label`` lines (e.g. GB/T 2260)."""
+    def attach_codes(
+        self, path: Path, shown: str, raw: LineDict, data: dict[str, Any]
+    ) -> list[tuple[str, int]]:
+        """A code list may name a file: ``code label`` lines (``.txt``, e.g. GB/T 2260), or a CSV
+        (``.csv``, UTF-8) with a header row of ``code,label`` and optionally ``label_en``,
+        ``valid_from``, ``valid_to`` and ``successor`` (dates as ``YYYY-MM-DD`` or a year alone).
+
+        Returns, for each code read from the file, the file (as shown) and its line.
+        """
         target = path.parent / str(raw["file"])
         try:
-            lines = target.read_text(encoding="utf-8-sig").splitlines()
+            text = target.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             self.problem(
                 "GOV002",
@@ -224,11 +244,16 @@ class _Loader:
                 shown,
                 raw.key_line("file"),
             )
-            return
+            return []
         values = list(data.get("values") or [])
-        for number, text in enumerate(lines, 1):
-            parts = text.split(None, 1)
-            if not parts or text.lstrip().startswith("#"):
+        if target.suffix.lower() == ".csv":
+            found = self._csv_codes(text, str(raw["file"]), shown, raw)
+            data["values"] = values + [v for v, _ in found]
+            return [(display_path(target), line) for _, line in found]
+        lines: list[tuple[str, int]] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            parts = line.split(None, 1)
+            if not parts or line.lstrip().startswith("#"):
                 continue
             if len(parts) != 2:
                 self.problem(
@@ -236,7 +261,43 @@ class _Loader:
                 )
                 continue
             values.append({"value": parts[0], "label": parts[1].strip()})
+            lines.append((display_path(target), number))
         data["values"] = values
+        return lines
+
+    def _csv_codes(self, text: str, name: str, shown: str, raw: LineDict) -> list[tuple[dict[str, str], int]]:
+        rows = list(csv.reader(io.StringIO(text)))
+        header = [h.strip().lower() for h in rows[0]] if rows else []
+        missing = [c for c in ("code", "label") if c not in header]
+        unknown = [c for c in header if c not in CSV_CODE_COLUMNS]
+        if missing or unknown:
+            what = "; ".join(
+                [f"missing column(s) {', '.join(missing)}"] * bool(missing)
+                + [f"unknown column(s) {', '.join(unknown)}"] * bool(unknown)
+            )
+            self.problem(
+                "YAML003",
+                f"{name}:1: {what}; the header is code,label[,label_en][,valid_from][,valid_to][,successor]",
+                shown,
+                raw.key_line("file"),
+            )
+            return []
+        out: list[tuple[dict[str, str], int]] = []
+        for number, row in enumerate(rows[1:], 2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                self.problem(
+                    "YAML003",
+                    f"{name}:{number}: {len(row)} fields, the header has {len(header)}",
+                    shown,
+                    raw.key_line("file"),
+                )
+                continue
+            cells = {h: cell.strip() for h, cell in zip(header, row, strict=True) if cell.strip()}
+            value = {"value" if h == "code" else h: cell for h, cell in cells.items()}
+            out.append((value, number))
+        return out
 
     def report(self, exc: ValidationError, label: str, shown: str, raw: LineDict) -> None:
         errors = exc.errors(include_url=False)
