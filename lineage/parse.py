@@ -550,8 +550,12 @@ class _Script:
         traced_by_target: dict[str, Traced] = {}
         own_indirect: dict[str, set[ColumnRef]] = {}  # target column → what shapes it alone
         incomplete: list[str] = []  # target columns some of whose sources are unknown
-        for output, name in zip(outputs, written, strict=True):
+        for position, (output, name) in enumerate(zip(outputs, written, strict=True)):
             traced = tracer.output(root, output)
+            if outputs.count(output) > 1 and root is first and position != outputs.index(output):
+                # a name given twice (DuckDB renames the second): trace this projection itself
+                traced = dict(traced)
+                _merge(traced, tracer.expression(root, _selects(root)[position]))
             if output in shaping:
                 for shaped in shaping[output]:
                     own_indirect.setdefault(shaped, set()).update(traced)

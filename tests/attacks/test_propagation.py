@@ -78,6 +78,7 @@ ROW_READS = {
     ),
     "unpivot_standard": f"SELECT * FROM {TABLE} UNPIVOT (v FOR k IN (allowance_amount, household_size))",
     "pivot_statement": f"PIVOT {TABLE} ON division_code USING sum(allowance_amount)",
+    "same_name_twice": f"SELECT division_code AS d, allowance_amount AS d FROM {TABLE}",  # DuckDB: d, d_1
     "pivot_standard": (
         f"SELECT * FROM {TABLE} PIVOT (sum(allowance_amount) FOR division_code IN ('500103', '500104'))"
     ),
