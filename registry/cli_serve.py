@@ -128,6 +128,12 @@ def export(
             "(without it, a folder holding a home is updated in place: only what changed is written).",
         ),
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="--yaml in place: also remove what the home declares and the store does not hold."
+        ),
+    ] = False,
 ) -> None:
     """Write the store's registry back as a registry home (--yaml, for review and commit in git:
     over a home, in place, only what changed), or the lineage of the home's views and indicators
@@ -142,11 +148,26 @@ def export(
         err.print("[red]--yaml needs --out: the folder to write the registry home to[/]")
         raise typer.Exit(2)
     db = _open_store(store)
+    kept: list[str] = []
     try:
-        written = export_home(registry_from_specs(db.read_specs()), out, replace=replace, suites_from=home)
+        written = export_home(
+            registry_from_specs(db.read_specs()),
+            out,
+            replace=replace,
+            suites_from=home,
+            prune=prune,
+            kept=kept,
+        )
     except StoreError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    if kept:
+        shown = ", ".join(kept[:10]) + (f", … ({len(kept)} in all)" if len(kept) > 10 else "")
+        err.print(
+            f"[yellow]kept what {out} declares and the store does not hold (not applied yet?): {shown}; "
+            "--prune removes them[/]",
+            soft_wrap=True,
+        )
     if not written:
         console.print(
             f"{out} already holds the store's registry: nothing written (store {db.url})", soft_wrap=True

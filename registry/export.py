@@ -145,7 +145,13 @@ def _query(writer: _Writer, base: Path, entity: Any) -> dict[str, Any]:
 
 
 def export_home(
-    registry: Registry, out: Path, *, replace: bool = False, suites_from: Path | None = None
+    registry: Registry,
+    out: Path,
+    *,
+    replace: bool = False,
+    suites_from: Path | None = None,
+    prune: bool = False,
+    kept: list[str] | None = None,
 ) -> list[Path]:
     """Write ``registry`` as a home in ``out``; returns the files written (changed).
 
@@ -153,13 +159,14 @@ def export_home(
     what differs is written, comments and layout kept. ``replace`` instead removes its YAML and
     SQL files first and writes the layout above (other files — suites, landing folders,
     README — stay). ``suites_from``: a home whose ``suites/`` are copied along (the store does
-    not hold suites), file by file, only where they differ.
+    not hold suites), file by file, only where they differ. ``prune`` and ``kept``: see
+    :func:`update_home`.
     """
     out = Path(out).resolve()
     existing = list(iter_yaml_files(out)) if out.is_dir() else []
     written = _copy_suites(suites_from, out)
     if existing and not replace:
-        return sorted(update_home(registry, out) + written)
+        return sorted(update_home(registry, out, prune=prune, kept=kept) + written)
     if replace and out.is_dir():
         for path in existing + [p for p in out.rglob("*.sql") if not _hidden(out, p)]:
             path.unlink()
@@ -417,11 +424,15 @@ def _layout_file(section: str, entity: Spec) -> str:
     )
 
 
-def update_home(registry: Registry, out: Path) -> list[Path]:
-    """Update the home in ``out`` in place to hold exactly ``registry``; returns the files written.
+def update_home(
+    registry: Registry, out: Path, *, prune: bool = False, kept: list[str] | None = None
+) -> list[Path]:
+    """Update the home in ``out`` in place to hold ``registry``; returns the files written.
 
-    Refused (nothing written) when the home's YAML does not load: its entities could not be
-    matched to the store's.
+    An entity the home declares and the store does not hold (work not applied yet) is kept, and
+    named in ``kept`` (``"<kind> <code>"``), unless ``prune``: then it is removed. Refused
+    (nothing written) when the home's YAML does not load: its entities could not be matched to
+    the store's.
     """
     from registry.load import load_home
     from registry.model import ENTITY_TYPES, Settings
@@ -469,8 +480,10 @@ def update_home(registry: Registry, out: Path) -> list[Path]:
     for section, stored in registry.sections():
         declared = home.section(section)
         for code in sorted(declared.keys() - stored.keys()):
-            if (section, code) in where:
+            if (section, code) in where and prune:
                 removals.append(where[(section, code)])
+            elif kept is not None:
+                kept.append(f"{declared[code].kind} {code}")  # type: ignore[attr-defined]
         for code in sorted(stored.keys() & declared.keys()):
             old, new = declared[code], stored[code]
             if old.spec() == new.spec() or (section, code) not in where:
@@ -507,7 +520,7 @@ def update_home(registry: Registry, out: Path) -> list[Path]:
     for target, sections in fresh.items():
         writer.put(target, _dump(sections))
     for doc, items, index in sorted(removals, key=lambda r: -r[2]):
-        del items[index]
+        _drop(items, index)
         doc.changed = True
     for doc in docs.values():  # a section left empty is dropped
         if doc.changed and hasattr(doc.doc, "items"):
@@ -531,6 +544,47 @@ def update_home(registry: Registry, out: Path) -> list[Path]:
             doc.path.write_text(result, encoding="utf-8")
             changed.append(doc.path)
     return changed
+
+
+def _tail(node: Any) -> tuple[str, Any] | None:
+    """The text ruamel.yaml keeps after a node's last line (its end-of-line comment, then the
+    blank lines and comments before whatever follows), with where it is kept."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(node, CommentedMap | CommentedSeq) or not node:
+        return None
+    if getattr(node.ca, "end", None):
+        return "".join(t.value for t in node.ca.end), ("end", node)
+    last = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
+    inner = _tail(node[last])
+    if inner is not None:
+        return inner
+    token = node.ca.items.get(last)
+    slot = 2 if isinstance(node, CommentedMap) else 0
+    if token and len(token) > slot and token[slot] is not None and not isinstance(token[slot], list):
+        return token[slot].value, ("token", token[slot])
+    return None
+
+
+def _drop(items: Any, index: int) -> None:
+    """Remove one entity from its list. When it is the last one, the blank lines and comments
+    that followed it (before the next section) replace those that followed the one before it."""
+    if index == len(items) - 1 and index > 0 and (before := _tail(items[index - 1])) is not None:
+        after = _tail(items[index])
+        text, (kind, holder) = before
+        rest = after[0] if after else ""
+        if after and after[1][0] == "token":
+            rest = rest.split("\n", 1)[1] if "\n" in rest else ""
+        if kind == "end":
+            holder.ca.end = []
+            if rest:
+                from ruamel.yaml.error import CommentMark
+                from ruamel.yaml.tokens import CommentToken
+
+                holder.ca.end = [CommentToken(rest, CommentMark(0))]
+        else:
+            holder.value = text.split("\n", 1)[0] + "\n" + rest
+    del items[index]
 
 
 def _entity_data(entity: Spec, folder: Path, writer: _Writer, out: Path) -> dict[str, Any]:

@@ -52,9 +52,20 @@ def git(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def export(store: Store, out: Path) -> subprocess.CompletedProcess[str]:
+def export(store: Store, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "registry", "export", "--yaml", "--store", store.url, "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "registry",
+            "export",
+            "--yaml",
+            "--store",
+            store.url,
+            "--out",
+            str(out),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -168,3 +179,35 @@ def test_ruamel_rendering_never_leaks_into_lines_the_export_did_not_change(city:
     assert [p.name for p in update_home(registry, home)] == ["court.yaml"]
     assert git(home, "diff", "--numstat").stdout == "1\t1\telements/court.yaml\n"
     assert "[\\u4e00-\\u9fa5]" in (home / "elements/court.yaml").read_text(encoding="utf-8")
+
+
+def test_an_export_to_a_new_folder_carries_the_suites(city: dict[str, Any]) -> None:
+    """The store holds no Great Expectations suites: `--home` names where they come from."""
+    home: Path = city["home"]
+    out: Path = city["tmp"] / "exported"
+    done = export(city["store"], out, "--home", str(home))
+    assert done.returncode == 0, done.stdout + done.stderr
+    suites = sorted(p.name for p in (home / "suites").glob("*.json"))
+    assert suites and sorted(p.name for p in (out / "suites").glob("*.json")) == suites
+    for name in suites:
+        assert (out / "suites" / name).read_bytes() == (home / "suites" / name).read_bytes()
+
+
+def test_an_export_keeps_what_the_home_declares_and_was_not_applied_yet(city: dict[str, Any]) -> None:
+    """Work in the home not applied yet is not taken out by an export, unless `--prune`."""
+    home: Path = city["home"]
+    services = home / "services/services.yaml"
+    text = services.read_text(encoding="utf-8")
+    pending = text.rstrip("\n") + (
+        "\n\n  - code: street_lamp_repair\n    name: 路灯报修\n    name_en: Street lamp repair\n"
+        "    department: civil_affairs\n"
+    )
+    services.write_text(pending, encoding="utf-8")
+    done = export(city["store"], home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert services.read_text(encoding="utf-8") == pending
+    assert "service street_lamp_repair" in done.stderr and "--prune" in done.stderr
+    pruned = export(city["store"], home, "--prune")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "street_lamp_repair" not in services.read_text(encoding="utf-8")
+    assert git(home, "diff", "--exit-code", "--stat").returncode == 0
