@@ -20,7 +20,7 @@ from lineage.masking import refusal
 from lineage.models import ColumnRef
 from lineage.views import RegistryLineage
 from registry.home import Registry
-from registry.model import Declassification, View
+from registry.model import Dataset, Declassification, View
 from registry.vocab import PersonalInfo, SecurityLevel, SharingType, strictest
 
 
@@ -44,8 +44,23 @@ class DeclassificationProblem:
     message: str
 
 
-def _base(registry: Registry, table: str, column: str) -> Classification | None:
+STRICTEST = Classification(
+    SecurityLevel.CORE, PersonalInfo.SENSITIVE_PERSONAL, SharingType.NOT_SHARED, frozenset()
+)
+"""What a table the registry does not declare may hold: anything."""
+
+
+def dataset_of(registry: Registry, table: str) -> Dataset | None:
+    """The dataset a warehouse table holds: its own, or its side tables' (``<dataset>__rejects``,
+    ``<dataset>__blocked``: rows of the dataset set aside or held back, with their values)."""
     ds = registry.datasets.get(table)
+    if ds is None and "__" in table:
+        ds = registry.datasets.get(table.split("__", 1)[0])
+    return ds
+
+
+def _base(registry: Registry, table: str, column: str) -> Classification | None:
+    ds = dataset_of(registry, table)
     if ds is None or ds.column_for(column) is None:
         return None
     element = registry.elements.get(column)
@@ -83,11 +98,13 @@ class Propagation:
     def __post_init__(self) -> None:
         self.columns: dict[ColumnRef, Classification] = {}
         self.problems: list[DeclassificationProblem] = []
+        self.undeclared: dict[str, set[str]] = {}  # query code → columns it reads the registry does not know
         for query in self.lineage.queries.values():
             code = query.code
             kinds: dict[str, set[str]] = {}
             parts: dict[str, list[Classification]] = {}
             paths: dict[str, list[str]] = {}
+            unresolved: dict[str, tuple[str, tuple[str, ...]]] = {}  # column → (reason, tables read)
             for edge in query.edges:
                 if edge.kind == "indirect" or edge.target.table != code:
                     continue
@@ -96,13 +113,19 @@ class Propagation:
                 )
                 column = edge.target.column
                 kinds.setdefault(column, set()).add(edge.kind)
+                if source is None and edge.source.table not in self.registry.views:
+                    # a table or column the registry does not declare: it may hold anything
+                    self.undeclared.setdefault(code, set()).add(str(edge.source))
+                    unresolved[column] = (
+                        f"reads {edge.source}, which the registry does not declare",
+                        (edge.source.table,),
+                    )
                 if source is not None:
                     parts.setdefault(column, []).append(source)
                     trail = [f"{p} -> {edge.target}" for p in source.paths] or [
                         f"{edge.source} -> {edge.target}"
                     ]
                     paths.setdefault(column, []).extend(trail)
-            unresolved: dict[str, tuple[str, tuple[str, ...]]] = {}  # column → (reason, tables read)
             for statement in query.statements:
                 if code in statement.targets:
                     for column in statement.unresolved:
@@ -143,7 +166,7 @@ class Propagation:
 
     def _everything(self, table: str) -> list[Classification]:
         """Every column's classification of a table, with the table's own level and sharing type."""
-        ds = self.registry.datasets.get(table)
+        ds = dataset_of(self.registry, table)
         if ds is not None:
             out = [
                 c for c in (_base(self.registry, table, col.element) for col in ds.columns) if c is not None
@@ -159,7 +182,7 @@ class Propagation:
             return out
         if table in self.registry.views:
             return [c for ref, c in self.columns.items() if ref.table == table]
-        return []
+        return [STRICTEST]
 
     def _declassify(self, view: View, rule: Declassification, kinds: dict[str, set[str]]) -> None:
         ref = ColumnRef(view.code, rule.column)

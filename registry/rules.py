@@ -599,6 +599,15 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
                     spec,
                 )
     propagation = Propagation(r, lineage)
+    for query in lineage.queries.values():
+        undeclared = sorted(propagation.undeclared.get(query.code, ()))
+        if undeclared:
+            yield _p(
+                "GOV039",
+                f"{query.kind} '{query.code}' reads what the registry does not declare "
+                f"({', '.join(undeclared[:5])}): its columns take the strictest classification",
+                r.views[query.code] if query.kind == "view" else r.indicators[query.code],
+            )
     for problem in propagation.problems:
         yield _p("GOV031", f"view '{problem.view}': {problem.message}", r.views[problem.view])
     for code, view in r.views.items():

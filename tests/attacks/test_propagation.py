@@ -97,6 +97,26 @@ def test_whole_row_and_pattern_reads_are_exposure(tmp_path: Path, construct: str
     )
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"SELECT * FROM {TABLE}__blocked",  # a load held back by the quality gate: every row
+        f"SELECT allowance_amount FROM {TABLE}__blocked",
+        f"SELECT value FROM {TABLE}__rejects",  # rows set aside, with the values that failed
+    ],
+)
+def test_the_side_tables_of_a_dataset_carry_its_classification(tmp_path: Path, sql: str) -> None:
+    assert "allowance_amount" in _exposed(_problems(_home(tmp_path, "leak", sql)), "leak")
+
+
+def test_a_table_the_registry_does_not_declare_is_the_strictest(tmp_path: Path) -> None:
+    home = _home(tmp_path, "leak", "SELECT amount FROM raw_upload")
+    registry, problems = check_home(home, TODAY)
+    column = Propagation(registry, RegistryLineage(registry)).columns[ColumnRef("leak", "amount")]
+    assert (column.security, column.personal, column.sharing) == ("core", "sensitive_personal", "not_shared")
+    assert any(p.code == "GOV039" and "raw_upload" in p.message for p in problems)
+
+
 def test_validate_cli_refuses_a_json_row_leak(tmp_path: Path) -> None:
     """Through the real command: exit 1, GOV030 naming the element and the view."""
     home = _home(tmp_path, "leak", ROW_READS["to_json_of_row"])
