@@ -136,6 +136,14 @@ def test_export_after_an_api_approval_adds_just_that_agreement(city: dict[str, A
     assert home_specs(exported) == store.read_specs()  # git now holds exactly what the store holds
     again = export(store, home)
     assert again.returncode == 0 and git(home, "diff", "--numstat").stdout.count("\n") == 1
+    applied = subprocess.run(  # the loop closes: git and the store agree, apply has nothing to do
+        [sys.executable, "-m", "registry", "apply", "--home", str(home), "--store", store.url],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert applied.returncode == 0 and "no changes" in applied.stdout, applied.stdout + applied.stderr
 
 
 RETIRE = """
