@@ -21,7 +21,7 @@ the statements that read them, and forgotten when dropped.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -808,7 +808,9 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
     if isinstance(statement, exp.Pivot) and isinstance(statement.this, exp.Table):
         # DuckDB's PIVOT t ... / UNPIVOT t ... statement: a query of every column of the result
         query = exp.select("*").from_(exp.Subquery(this=statement))
-        return script.trace_query(query, script.default_target, None, statement.key, index, sql)
+        lineage = script.trace_query(query, script.default_target, None, statement.key, index, sql)
+        what = "UNPIVOT" if statement.args.get("unpivot") else "PIVOT"
+        return replace(lineage, reason=f"{what}: its output columns are not known, read as all it reads")
     if isinstance(statement, exp.Query):
         into = statement.args.get("into") if isinstance(statement, exp.Select) else None
         if into is not None:
