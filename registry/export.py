@@ -335,22 +335,48 @@ def _scalar(entity: Spec, field: str, value: Any) -> Any:
     return value
 
 
-def _merge_value(old: Any, new: Any) -> Any:
-    """``new`` written over the node ``old``: unchanged items and keys keep their nodes."""
+def _same(old: Any, new: Any, full: Any) -> bool:
+    """Whether the plain value ``old`` (as written) says what ``new`` says: ``new`` is the value
+    with defaults left out, ``full`` the same value with them, so a default written out counts."""
+    if isinstance(old, dict) and isinstance(full, dict):
+        minimal = new if isinstance(new, dict) else {}
+        return all(k in old for k in minimal) and all(
+            k in full and _same(v, minimal.get(k, full[k]), full[k]) for k, v in old.items()
+        )
+    if isinstance(old, list) and isinstance(full, list):
+        items = new if isinstance(new, list) and len(new) == len(full) else full
+        return len(old) == len(full) and all(map(_same, old, items, full))
+    return bool(old == full)
+
+
+def _merge_value(old: Any, new: Any, full: Any) -> Any:
+    """``new`` (defaults left out; ``full``: with them) written over the node ``old``: the items
+    and keys that say the same keep their nodes, comments and style."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    if isinstance(old, CommentedMap) and isinstance(new, dict):
-        for key in [k for k in old if k not in new]:
+    if isinstance(old, CommentedMap) and isinstance(new, dict) and isinstance(full, dict):
+        for key in [
+            k
+            for k in old
+            if k not in full or (k not in new and not _same(_plain_node(old[k]), full[k], full[k]))
+        ]:
             del old[key]
         for key, value in new.items():
-            if key not in old or _plain_node(old[key]) != value:
-                old[key] = _merge_value(old.get(key), value) if key in old else _node(value)
+            if key not in old:
+                old[key] = _node(value)
+            elif not _same(_plain_node(old[key]), value, full.get(key, value)):
+                old[key] = _merge_value(old[key], value, full.get(key, value))
         return old
-    if isinstance(old, CommentedSeq) and isinstance(new, list):
-        for index, value in enumerate(new):
+    if (
+        isinstance(old, CommentedSeq)
+        and isinstance(new, list)
+        and isinstance(full, list)
+        and len(new) == len(full)
+    ):
+        for index, (value, whole) in enumerate(zip(new, full, strict=True)):
             if index < len(old):
-                if _plain_node(old[index]) != value:
-                    old[index] = _merge_value(old[index], value)
+                if not _same(_plain_node(old[index]), value, whole):
+                    old[index] = _merge_value(old[index], value, whole)
             else:
                 old.append(_node(value, in_list=True))
         del old[len(new) :]
@@ -358,11 +384,12 @@ def _merge_value(old: Any, new: Any) -> Any:
     return _node(new)
 
 
-def _set_field(node: Any, entity: Spec, field: str, value: Any, order: list[str]) -> None:
-    """Set (or insert, in the model's field order) one top-level key of an entity's mapping."""
+def _set_field(node: Any, entity: Spec, field: str, value: Any, order: list[str], full: Any) -> None:
+    """Set (or insert, in the model's field order) one top-level key of an entity's mapping;
+    ``full`` is the value with its defaults."""
     if field in node:
         node[field] = (
-            _merge_value(node[field], value)
+            _merge_value(node[field], value, full)
             if isinstance(value, dict | list)
             else _node(_scalar(entity, field, value))
         )
@@ -390,7 +417,9 @@ def _update_entity(node: Any, old: Spec, new: Spec, folder: Path, writer: _Write
             inline = _codelist(writer, folder, new).get("values")
             if inline:
                 node["values"] = (
-                    _merge_value(node.get("values"), inline) if "values" in node else _node(inline)
+                    _merge_value(node.get("values"), inline, full_new["values"][: len(inline)])
+                    if "values" in node
+                    else _node(inline)
                 )
             elif "values" in node:
                 del node["values"]
@@ -398,7 +427,7 @@ def _update_entity(node: Any, old: Spec, new: Spec, folder: Path, writer: _Write
         if field in external or full_old.get(field) == full_new.get(field):
             continue
         if field in wanted:
-            _set_field(node, new, field, wanted[field], order)
+            _set_field(node, new, field, wanted[field], order, full_new[field])
         elif field in node:
             del node[field]
 
@@ -470,7 +499,7 @@ def update_home(
                 if full_old.get(field) == full_new.get(field):
                     continue
                 if field in wanted:
-                    _set_field(node, registry.settings, field, wanted[field], order)
+                    _set_field(node, registry.settings, field, wanted[field], order, full_new.get(field))
                 elif field in node:
                     del node[field]
             top.changed = True

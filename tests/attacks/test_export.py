@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.load import load_valid_home
+from registry.load import load_home, load_valid_home
 from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.rows import home_specs
@@ -219,3 +219,69 @@ def test_an_export_keeps_what_the_home_declares_and_was_not_applied_yet(city: di
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert "street_lamp_repair" not in services.read_text(encoding="utf-8")
     assert git(home, "diff", "--exit-code", "--stat").returncode == 0
+
+
+def _changed(section: str, code: str, field: str, how: Any) -> Any:
+    def change(registry: Any) -> dict[str, Any]:
+        sections = {name: dict(items) for name, items in registry.sections()}
+        entity = sections[section][code]
+        sections[section][code] = entity.model_copy(update={field: how(getattr(entity, field))})
+        return sections
+
+    return change
+
+
+def _removed(section: str, code: str) -> Any:
+    def change(registry: Any) -> dict[str, Any]:
+        sections = {name: dict(items) for name, items in registry.sections()}
+        del sections[section][code]
+        return sections
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "lines"),
+    [
+        (_changed("services", "enterprise_establishment", "elements", lambda v: list(v)[:-1]), "0\t1"),
+        (_changed("datasets", "enterprise_registration", "columns", lambda v: list(v)[:-1]), "0\t1"),
+        (
+            _changed(
+                "datasets",
+                "enterprise_registration",
+                "columns",
+                lambda v: [*v, v[0].model_copy(update={"name": "tyshxydm_2"})],
+            ),
+            "1\t0",
+        ),
+        (_changed("agreements", "agr_tax_market", "elements", lambda v: list(v)[:1]), "1\t1"),
+        (_changed("views", "enterprise_360", "query", lambda v: v + "\n-- reviewed"), "1\t0"),
+        (_removed("elements", "death_date"), None),
+    ],
+    ids=[
+        "service-item-dropped",
+        "column-dropped",
+        "column-added",
+        "grants-cut",
+        "view-sql",
+        "element-removed",
+    ],
+)
+def test_each_kind_of_change_writes_only_its_own_lines(city: dict[str, Any], change: Any, lines: str) -> None:
+    """Store-side changes of every shape, written over the home: the home then loads to exactly
+    the changed registry, one file changes, and only by the lines the change needs (a default
+    another item writes out, such as `source: applicant`, stays written)."""
+    from registry.export import update_home
+    from registry.home import Registry
+    from registry.store.rows import registry_from_specs
+
+    home: Path = city["home"]
+    stored = registry_from_specs(city["store"].read_specs())
+    wanted = Registry.build(stored.settings, change(stored))
+    update_home(wanted, home, prune=True)
+    numstat = git(home, "diff", "--numstat").stdout.splitlines()
+    assert len(numstat) == 1, numstat
+    if lines is not None:
+        assert numstat[0].rsplit("\t", 1)[0] == lines, numstat
+    reloaded, problems = load_home(home)  # shape only: the changes need not pass the rules
+    assert not problems and home_specs(reloaded) == home_specs(wanted)
