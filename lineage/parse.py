@@ -274,6 +274,11 @@ class _Tracer:
         if source is None and not scope.sources and scope.scope_type == ScopeType.CTE:
             return {}  # the recursive reference of a recursive CTE: its anchor is traced already
         if isinstance(source, exp.Table) and not isinstance(source.this, exp.Identifier):
+            label = _outside_reader(source)
+            if label:  # read_csv('...'), '/path/file.parquet', postgres_scan(...): not the registry's
+                self.sources.add(label)
+                self._unresolved(f"{label} (read by a table function: data the registry does not declare)")
+                return {}
             return self.table_function(scope, source.this)  # generate_series(...) AS g(d)
         if isinstance(source, exp.Table):
             return self.base(table_name(source), _column_name(column.this))
@@ -358,6 +363,23 @@ def _aggregated(column: exp.Expr, top: exp.Expr) -> bool:
             return False
         parent = parent.parent
     return False
+
+
+GENERATORS: tuple[type[exp.Expr], ...] = tuple(
+    t for t in (getattr(exp, n, None) for n in ("GenerateSeries", "ExplodingGenerateSeries")) if t is not None
+)
+
+
+def _outside_reader(table: exp.Table) -> str | None:
+    """A name for a table function reading data no column of the query gives it (a file, a URL,
+    another database), or None for a generator or a function of the query's own columns."""
+    function = table.this
+    if isinstance(function, GENERATORS) or any(True for _ in function.find_all(exp.Column)):
+        return None
+    if isinstance(function, exp.Anonymous) and str(function.name).lower() in ("range", "generate_subscripts"):
+        return None
+    text = function.sql()
+    return table_name(table) or (text if len(text) <= 60 else text[:57] + "...")
 
 
 def _owned(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
@@ -588,6 +610,9 @@ class _Script:
                         indirect |= self.temp_indirect.get(name, set())
                     elif name:
                         tracer.sources.add(name)
+                    label = _outside_reader(source) if not isinstance(source.this, exp.Identifier) else None
+                    if label:
+                        tracer.sources.add(label)
         indirect |= tracer.extra_indirect
         ctes = {cte.alias_or_name for cte in qualified.find_all(exp.CTE)}
         for table in qualified.find_all(exp.Table):  # read where no scope reaches (PIVOT, UNPIVOT)
