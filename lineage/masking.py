@@ -251,7 +251,8 @@ class _Checker:
         if group is None:
             return None
         selects = _selects(scope)
-        items: list[exp.Expr] = list(group.expressions)
+        items: list[exp.Expr] = [*group.expressions]  # and ROLLUP, CUBE, GROUPING SETS:
+        items += [part for key in ("rollup", "cube", "grouping_sets") for part in group.args.get(key) or []]
         if group.args.get("all"):
             items += [p for p in selects if not p.find(exp.AggFunc)]
         for item in items:

@@ -69,6 +69,19 @@ REFUSED = {
         "SELECT person_name, SUM(allowance_amount) AS out FROM subsistence_allowance GROUP BY person_name",
         "",
     ),
+    "rollup_by_identifier": (
+        "SELECT id_number, SUM(allowance_amount) AS out FROM subsistence_allowance "
+        "GROUP BY ROLLUP (id_number)",
+        "",
+    ),
+    "positional_group_by_identifier": (
+        "SELECT id_number, SUM(allowance_amount) AS out FROM subsistence_allowance GROUP BY 1",
+        "",
+    ),
+    "window_sum_per_person": (
+        "SELECT SUM(allowance_amount) OVER (PARTITION BY division_code) AS out FROM subsistence_allowance",
+        "",
+    ),
     "aggregate_of_identifier": ("SELECT MAX(id_number) AS out FROM population_basic", ""),
     "list_aggregate": (
         "SELECT division_code, list(id_number) AS out FROM subsistence_allowance GROUP BY division_code",
