@@ -235,11 +235,13 @@ class _Doc:
         from ruamel.yaml.util import load_yaml_guess_indent
 
         self.path = path
-        self.text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        self.bom = raw.startswith(b"\xef\xbb\xbf")  # kept as found: a byte-order mark,
+        self.newline = "\r\n" if b"\r\n" in raw else "\n"  # Windows line ends
+        self.text = raw.decode("utf-8-sig").replace("\r\n", "\n")
         _, indent, offset = load_yaml_guess_indent(self.text)
         self.rt = _yaml()
-        mapping = 2
-        self.rt.indent(mapping=mapping, sequence=max(indent or 2, (offset or 0) + 2), offset=offset or 0)
+        self.rt.indent(mapping=2, sequence=max(indent or 2, (offset or 0) + 2), offset=offset or 0)
         self.doc = self.rt.load(self.text)
         self.baseline = self._render()
         self.changed = False
@@ -570,7 +572,7 @@ def update_home(
             doc.path.unlink()
             changed.append(doc.path)
         elif result != doc.text:
-            doc.path.write_text(result, encoding="utf-8")
+            doc.path.write_text(result, encoding="utf-8-sig" if doc.bom else "utf-8", newline=doc.newline)
             changed.append(doc.path)
     return changed
 

@@ -285,3 +285,21 @@ def test_each_kind_of_change_writes_only_its_own_lines(city: dict[str, Any], cha
         assert numstat[0].rsplit("\t", 1)[0] == lines, numstat
     reloaded, problems = load_home(home)  # shape only: the changes need not pass the rules
     assert not problems and home_specs(reloaded) == home_specs(wanted)
+
+
+def test_a_file_with_a_byte_order_mark_and_windows_line_ends_keeps_them(city: dict[str, Any]) -> None:
+    from registry.export import update_home
+    from registry.home import Registry
+    from registry.store.rows import registry_from_specs
+
+    home: Path = city["home"]
+    path = home / "departments.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    git(home, "commit", "-q", "-am", "written on Windows")
+    stored = registry_from_specs(city["store"].read_specs())
+    sections = {name: dict(items) for name, items in stored.sections()}
+    sections["departments"]["tax"] = sections["departments"]["tax"].model_copy(update={"name_en": "Tax"})
+    update_home(Registry.build(stored.settings, sections), home)
+    assert git(home, "diff", "--numstat").stdout == "1\t1\tdepartments.yaml\n"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\n") == raw.count(b"\r\n")
