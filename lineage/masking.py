@@ -41,6 +41,7 @@ from lineage.parse import (
     _columns_outside_subqueries,
     _in_pattern,
     _owned,
+    _patterns,
     _Script,
     _selects,
     _Tracer,
@@ -151,7 +152,7 @@ class _Checker:
         return result
 
     def expression(self, scope: Scope, inner: exp.Expr) -> str | None:
-        rows = _owned(inner, exp.Columns, exp.PositionalColumn, exp.TableColumn)
+        rows = [*_patterns(inner), *_owned(inner, exp.TableColumn)]
         rows += [c for c in _owned(inner, exp.Column) if isinstance(c.this, exp.Star)]
         if rows:
             return f"{rows[0].sql()} reads a whole row or a column pattern"

@@ -389,11 +389,16 @@ def _owned(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
 
 
 def _patterns(node: exp.Expr) -> list[exp.Expr]:
-    """``COLUMNS(...)`` and positional ``#n`` in ``node`` (not in its subqueries)."""
+    """``COLUMNS(...)``, positional ``#n`` and a bare ``*`` inside an expression (``* LIKE 'a%'``,
+    ``struct_pack(*)``; not ``COUNT(*)``, not ``t.*``) in ``node`` (not in its subqueries)."""
     return [
         p
-        for p in _owned(node, exp.Columns, exp.PositionalColumn)
+        for p in _owned(node, exp.Columns, exp.PositionalColumn, exp.Star)
         if not any(isinstance(a, exp.Columns) for a in _ancestors(p, node))
+        and not (
+            isinstance(p, exp.Star)
+            and (p is node or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
+        )
     ]
 
 

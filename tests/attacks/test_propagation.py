@@ -69,6 +69,8 @@ ROW_READS = {
     "list_of_rows": f"SELECT division_code, list(s) AS people FROM {TABLE} s GROUP BY division_code",
     "star_in_function": f"SELECT max(s.*) AS payload FROM {TABLE} s",
     "columns_pattern": f"SELECT COLUMNS('allow.*') FROM {TABLE}",
+    "star_like": f"SELECT * LIKE 'allow%' FROM {TABLE}",
+    "struct_pack_star": f"SELECT struct_pack(*) AS payload FROM {TABLE}",
     "columns_lambda": f"SELECT COLUMNS(c -> c LIKE '%amount%') FROM {TABLE}",
     "positional": f"SELECT #6 AS amount FROM {TABLE}",
     "unpivot_statement": f"UNPIVOT {TABLE} ON allowance_amount, household_size INTO NAME k VALUE v",
