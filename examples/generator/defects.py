@@ -61,11 +61,15 @@ class Defects:
 
     columns: dict[str, dict[str, int]] = field(default_factory=dict)
     duplicate_key: int | None = None
+    set_aside: int = 0
+    """Rows ingestion sets aside (a date that is no date): the live table holds ``rows - set_aside``."""
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {"columns": self.columns}
         if self.duplicate_key is not None:
             out["duplicate_key"] = self.duplicate_key
+        if self.set_aside:
+            out["set_aside"] = self.set_aside
         return out
 
 
@@ -311,6 +315,8 @@ def inject(
         out[i] = values
     for i in key:
         out[i] = _replace(out[i], targets, out[i].take(pa.array(sources)))
+    # the removed rows of different columns are disjoint, so their defects add up to rows
+    defects.set_aside = sum(defects.columns.get(names[i], {}).get("date_format", 0) for i in removed)
     return out, defects
 
 
