@@ -86,12 +86,22 @@ def _checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Regist
     return registry, problems
 
 
-def _open_store(url: str) -> Store:
+def _open_store(url: str, *, create: bool = False) -> Store:
+    """Open the store. Only ``apply`` (``create``) makes a new one: every other command refuses a
+    store that does not exist or holds no registry, and creates no file."""
+    from rich.markup import escape
+
+    from registry.store.db import registry_missing
+
     try:
-        return Store(url)
+        missing = None if create else registry_missing(url)
+        if missing is None:
+            return Store(url)
     except Exception as exc:  # driver errors, bad URLs, unreachable servers
-        err.print(f"[red]cannot open the metadata store {url}: {exc}[/]")
+        err.print(f"[red]cannot open the metadata store {escape(url)}: {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
+    err.print(f"[red]{escape(missing)}[/]", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _stored_registry(store: Store) -> Registry:
@@ -139,6 +149,8 @@ def _print_plan(plan: Any) -> None:
         else:
             spec = change.after_spec or change.before_spec or {}
             detail = escape(str(spec.get("name") or spec.get("purpose") or ""))
+        if plan.origin(change) is not None:
+            detail += "\n[magenta](made through the API)[/]"
         table.add_row(marks[change.action], change.kind, change.code, detail)
     if plan.changes:
         console.print(table)
@@ -146,6 +158,24 @@ def _print_plan(plan: Any) -> None:
     console.print(
         f"plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"
     )
+    for change in plan.changes:
+        origin = plan.origin(change)
+        if origin is not None:
+            todo = (
+                "export before apply, or --prune to remove"
+                if change.action == "delete"
+                else "export before apply"
+            )
+            console.print(
+                f"[magenta]{change.kind} {escape(change.code)}[/]: {escape(origin.describe())}: {todo}",
+                soft_wrap=True,
+            )
+    if plan.api_made_deletes:
+        console.print(
+            f"[magenta]{len(plan.api_made_deletes)} of the deletes remove what was made through the API: "
+            "apply refuses them (GOV037) unless --prune; govreg export --yaml --out <home> keeps them[/]",
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -153,10 +183,21 @@ def plan(
     home: HomeOpt = Path("."), store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False, today: TodayOpt = None
 ) -> None:
     """Show what applying the home would create, change and remove, with before and after."""
+    from registry.plan import make_plan
     from registry.store.apply import plan_registry
+    from registry.store.db import registry_missing
+    from registry.store.rows import home_specs
 
     registry, _ = _checked_home(home, _today(today), as_json)
-    result = plan_registry(_open_store(store), registry)
+    try:
+        missing = registry_missing(store)
+    except Exception:
+        missing = None
+    if missing is None:
+        result = plan_registry(_open_store(store), registry)
+    else:  # nothing to read: the plan of a first apply, and no store is created by looking
+        err.print(f"{missing}: planned against an empty store", soft_wrap=True)
+        result = make_plan(home_specs(registry), {})
     from registry.plan import status_moves
 
     moves = status_moves(result, {code: e.loc for code, e in registry.elements.items()})
@@ -177,10 +218,17 @@ def apply(
     store: StoreOpt = DEFAULT_URL,
     actor: Annotated[str | None, typer.Option(envvar="GOVREG_ACTOR", help="Who applies (audit).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why (audit); defaults to the home's path.")] = None,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Also delete what was made through the API and is not in the home."),
+    ] = False,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Apply the home to the store in one transaction, with an audit event per change."""
+    """Apply the home to the store in one transaction, with an audit event per change.
+
+    What the API made and the home does not hold is kept: the apply is refused (GOV037) unless
+    ``--prune``."""
     from registry.store.apply import apply_registry
 
     registry, _ = _checked_home(home, _today(today), as_json)
@@ -188,7 +236,12 @@ def apply(
     why = reason or f"apply registry home {display_path(home)}"
     try:
         result = apply_registry(
-            _open_store(store), registry, actor=who, reason=why, source=str(home.resolve())
+            _open_store(store, create=True),
+            registry,
+            actor=who,
+            reason=why,
+            source=str(home.resolve()),
+            prune=prune,
         )
     except DeclarationError as exc:  # refused against the store (GOV035): nothing was changed
         if as_json:
@@ -459,14 +512,28 @@ def demo(
     home: Annotated[
         Path | None, typer.Option(help="Registry home (default: the bundled sample city).")
     ] = None,
-    store: StoreOpt = DEFAULT_URL,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="Metadata store URL (default: the demo's own, sqlite:///.govreg/demo/store.db)."
+        ),
+    ] = None,
     data: Annotated[
-        Path, typer.Option("--data", envvar="GOVREG_DATA", help="Data root: landing folders, warehouse.")
-    ] = Path(".govreg/data"),
+        Path | None,
+        typer.Option("--data", help="Data root: landing folders, warehouse (default: .govreg/demo/data)."),
+    ] = None,
     rows: Annotated[int, typer.Option(help="Rows of the largest dataset.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 2026,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Apply over a store holding another registry, deleting what differs."),
+    ] = False,
 ) -> None:
-    """The main job on the sample city: validate, apply, generate extracts, materialize, summarise."""
+    """The main job on the sample city: validate, apply, generate extracts, materialize, summarise.
+
+    It runs on its own store and data folder (``.govreg/demo``), whatever GOVREG_HOME,
+    GOVREG_STORE and GOVREG_DATA say, unless given --home, --store or --data; it refuses a store
+    holding another registry unless --force."""
     # The one command that reaches the orchestration layer; imported here so that the registry's
     # own commands never load Dagster.
     from pipelines.demo import run_demo
@@ -480,9 +547,15 @@ def demo(
             seed=seed,
             console=console,
             actor=os.environ.get("GOVREG_ACTOR") or "govreg-demo",
+            force=force,
         )
     except DeclarationError as exc:
         _print_problems(exc.problems)
+        raise typer.Exit(1) from exc
+    except GovregError as exc:
+        from rich.markup import escape
+
+        err.print(f"[red]{exc.code}: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     if result.failed_steps or not result.audit_ok or not result.bad_extract_refused:
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from registry.errors import Location, Problem
@@ -63,22 +63,58 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a stored entity's last change came from, when that was the API (not a home in git)."""
+
+    ts: str
+    actor: str
+    via: str  # the mutation, e.g. ``requestAccess``
+
+    def describe(self) -> str:
+        return f"made through the API on {self.ts[:10]} by {self.actor} ({self.via})"
+
+    def to_json(self) -> dict[str, str]:
+        return {"via": "api", "mutation": self.via, "actor": self.actor, "ts": self.ts}
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...]
+    # (section, code) → origin, for stored entities the API made or changed last
+    origins: Mapping[tuple[str, str], Origin] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
         return not self.changes
+
+    def origin(self, change: Change) -> Origin | None:
+        return self.origins.get((change.section, change.code)) if change.action != "create" else None
+
+    @property
+    def api_made_deletes(self) -> tuple[Change, ...]:
+        """Deletes of what the API made: ``apply`` refuses them without ``--prune`` (GOV037)."""
+        return tuple(c for c in self.changes if c.action == "delete" and self.origin(c) is not None)
 
     def counts(self) -> dict[str, int]:
         counted = Counter(c.action for c in self.changes)
         return {action: counted.get(action, 0) for action in ("create", "update", "delete")}
 
     def to_json(self) -> dict[str, Any]:
-        return {"counts": self.counts(), "changes": [c.to_json() for c in self.changes]}
+        changes = []
+        for change in self.changes:
+            data = change.to_json()
+            origin = self.origin(change)
+            if origin is not None:
+                data["origin"] = origin.to_json()
+            changes.append(data)
+        return {"counts": self.counts(), "changes": changes}
 
 
-def make_plan(wanted: dict[str, dict[str, str]], current: dict[str, dict[str, str]]) -> Plan:
+def make_plan(
+    wanted: dict[str, dict[str, str]],
+    current: dict[str, dict[str, str]],
+    origins: Mapping[tuple[str, str], Origin] | None = None,
+) -> Plan:
     """Diff canonical spec texts: section → code → text, as the home wants and as stored.
 
     Creates and updates come in dependency order (departments before the elements they own),
@@ -99,7 +135,7 @@ def make_plan(wanted: dict[str, dict[str, str]], current: dict[str, dict[str, st
         have = current.get(section, {})
         for code in sorted(have.keys() - want.keys()):
             deletes.append(Change("delete", section, code, have[code], None))
-    return Plan(tuple(upserts + deletes))
+    return Plan(tuple(upserts + deletes), origins or {})
 
 
 def status_moves(plan: Plan, locations: Mapping[str, Location] | None = None) -> list[Problem]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from registry.errors import DeclarationError
+from registry.errors import DeclarationError, StoreError
 from registry.home import Registry
-from registry.plan import Change, Plan, make_plan, status_moves
+from registry.plan import Change, Origin, Plan, make_plan, status_moves
 from registry.store import audit
 from registry.store.db import Store
 from registry.store.lineage import write_registry_lineage
@@ -33,9 +33,50 @@ class ApplyResult:
     events: int
 
 
+API_SOURCE = "api:"  # the ``source`` of a change the API's mutations wrote (``api:<mutation>``)
+
+
+class ApiMadeError(StoreError):
+    """``apply`` would delete entities made (or last changed) through the API."""
+
+    code = "GOV037"
+
+    def __init__(self, plan: Plan):
+        self.changes = plan.api_made_deletes
+        listed = "; ".join(f"{c.kind} {c.code}: {plan.origin(c).describe()}" for c in self.changes[:10])  # type: ignore[union-attr]
+        more = f"; … and {len(self.changes) - 10} more" if len(self.changes) > 10 else ""
+        super().__init__(
+            f"apply would delete {len(self.changes)} entit{'y' if len(self.changes) == 1 else 'ies'} made "
+            f"through the API and not in the home ({listed}{more}): export them into the home "
+            "(govreg export --yaml --out <home>) before apply, or pass --prune to delete them; "
+            "nothing was changed"
+        )
+
+
+def api_origins(conn: Connection) -> dict[tuple[str, str], Origin]:
+    """(section, code) → origin of every stored entity whose last change came through the API.
+
+    Derived from the change each entity row points at (``change_id``): its ``source`` says who
+    wrote it (a home's path for ``apply``, ``api:<mutation>`` for the API), its actor and time
+    are the audit log's. Once a home holding the entity is applied with a different spec, or
+    the entity is changed from git, the mark goes with the API's change.
+    """
+    out: dict[tuple[str, str], Origin] = {}
+    for section, table in ENTITY_TABLES.items():
+        rows = conn.execute(
+            select(table.c.code, changes_table.c.ts, changes_table.c.actor, changes_table.c.source)
+            .join(changes_table, changes_table.c.id == table.c.change_id)
+            .where(changes_table.c.source.like(API_SOURCE + "%"))
+        )
+        for code, ts, actor, source in rows:
+            out[(section, code)] = Origin(ts=ts, actor=actor, via=source[len(API_SOURCE) :])
+    return out
+
+
 def plan_registry(store: Store, registry: Registry) -> Plan:
     """What applying ``registry`` to ``store`` would change, without changing anything."""
-    return make_plan(home_specs(registry), store.read_specs())
+    with store.read() as conn:
+        return make_plan(home_specs(registry), store.read_specs(conn), api_origins(conn))
 
 
 def apply_registry(
@@ -45,6 +86,7 @@ def apply_registry(
     actor: str,
     reason: str,
     source: str,
+    prune: bool = False,
     fault: Callable[[str], None] | None = None,
 ) -> ApplyResult:
     """Make the store hold exactly ``registry``; a no-op (no events) when it already does.
@@ -52,17 +94,21 @@ def apply_registry(
     An element moved to a registration status the ISO/IEC 11179 ladder does not allow from its
     stored one is refused (:class:`DeclarationError` with GOV035): nothing is written.
 
+    What the API made and the home does not hold is not deleted unless ``prune``: the apply is
+    refused (:class:`ApiMadeError`, GOV037) and the store is left as it was.
     ``fault`` is called between phases with the phase name; tests use it to fail mid-way and
     prove the rollback.
     """
     wanted = home_specs(registry)
     with store.write() as conn:
-        plan = make_plan(wanted, store.read_specs(conn))
+        plan = make_plan(wanted, store.read_specs(conn), api_origins(conn))
         if plan.is_empty:
             return ApplyResult(plan, None, 0)
         moves = status_moves(plan, {code: e.loc for code, e in registry.elements.items()})
         if moves:  # GOV035: a registration status the ladder does not allow; nothing is written
             raise DeclarationError(moves)
+        if plan.api_made_deletes and not prune:
+            raise ApiMadeError(plan)
         return write_changes(
             conn, plan.changes, actor=actor, reason=reason, source=source, registry=registry, fault=fault
         )
