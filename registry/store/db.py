@@ -7,8 +7,9 @@ production). The schema is brought to the newest Alembic revision on open.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,4 +134,42 @@ class Store:
         self.engine.dispose()
 
 
-__all__ = ["DEFAULT_URL", "Store"]
+def registry_missing(url: str) -> str | None:
+    """Why ``url`` holds no registry (no file, not a govreg store, nothing applied), or None.
+
+    Changes nothing: a SQLite file that does not exist is not made, and one that exists is read
+    through a read-only connection (no migration, not even the switch to WAL journaling).
+    Read-only commands call this before opening a store.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return "an in-memory store holds no registry"
+        path = Path(parsed.database)
+        if not path.is_file():
+            return f"no metadata store at {parsed.database} (apply a registry home to create it)"
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"alembic_version", "settings"} <= tables:
+                    return f"{url} is not a govreg metadata store (apply a registry home to create one)"
+                if con.execute("SELECT 1 FROM settings LIMIT 1").fetchone() is None:
+                    return f"{url} holds no registry yet (apply a registry home first)"
+        except sqlite3.DatabaseError as exc:
+            return f"{url} is not a govreg metadata store ({exc})"
+        return None
+    store = Store(url, upgrade=False)
+    try:
+        if store.schema_version() is None:
+            return f"{url} is not a govreg metadata store (apply a registry home to create one)"
+        from registry.store.schema import settings
+
+        with store.read() as conn:
+            if conn.execute(select(settings.c.code).limit(1)).first() is None:
+                return f"{url} holds no registry yet (apply a registry home first)"
+    finally:
+        store.dispose()
+    return None
+
+
+__all__ = ["DEFAULT_URL", "Store", "registry_missing"]
