@@ -7,6 +7,7 @@
 5. print per department: datasets loaded, rows, rejected files and why.
 """
 
+import json
 import os
 import time
 from collections import defaultdict
@@ -25,15 +26,46 @@ from examples.generator.reconcile import reconcile
 from pipelines.assets import IngestConfig, dataset_key, op_name
 from pipelines.definitions import CITY_JOB, build_definitions
 from pipelines.resources import CITY, Settings, landing_folder
+from registry.errors import GovregError
+from registry.home import Registry
 from registry.load import display_path, load_valid_home
 from registry.model import Dataset
 from registry.store import Store
-from registry.store.apply import apply_registry
+from registry.store.apply import apply_registry, plan_registry
 from registry.store.audit import now, verify_chain
 from registry.store.loads import list_loads
 from registry.store.quality import latest_results
 
 BAD_DATASET = "tax_registration"
+DEMO_ROOT = Path(".govreg/demo")  # the demo's own store, data and Dagster instance, unless told otherwise
+DEMO_STORE = f"sqlite:///{DEMO_ROOT / 'store.db'}"
+DEMO_DATA = DEMO_ROOT / "data"
+
+
+class DemoRefused(GovregError):
+    """The demo was pointed at a store holding another registry, and not told ``--force``."""
+
+    code = "DEMO"
+
+
+def check_store_is_ours(store: Store, registry: Registry) -> str | None:
+    """Why applying the demo's registry over ``store`` would touch someone else's data, or None.
+
+    A store is the demo's to apply to when it is empty, or already holds a registry of the same
+    name that the apply would only add to or change (nothing deleted).
+    """
+    specs = store.read_specs()
+    if not any(specs.values()):
+        return None
+    stored = json.loads(next(iter(specs.get("settings", {}).values()), "{}")).get("name")
+    if stored != registry.settings.name:
+        return f"the store {store.url} holds another registry ({stored!r}, not {registry.settings.name!r})"
+    deletes = plan_registry(store, registry).counts()["delete"]
+    if deletes:
+        return f"applying the demo to {store.url} would delete {deletes} entities it holds"
+    return None
+
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # events still go to the instance
 
 
@@ -80,26 +112,40 @@ def bad_extract(ds: Dataset, data: Path, today: date) -> Path:
 def run_demo(
     *,
     home: Path | None,
-    store_url: str,
-    data: Path,
+    store_url: str | None,
+    data: Path | None,
     rows: int,
     seed: int,
     console: Console,
     actor: str,
     today: date | None = None,
+    force: bool = False,
 ) -> DemoResult:
+    """The demo on its own home, store and data folder (``.govreg/demo``) unless given others.
+
+    It never applies over a store holding another registry, or deletes anything a store holds,
+    unless ``force`` (:class:`DemoRefused` before anything is written).
+    """
     from examples.generator import generate
 
     started = time.perf_counter()
     home = (home or CITY).resolve()
-    data = data.resolve()
+    store_url = store_url or DEMO_STORE
+    data = (data or DEMO_DATA).resolve()
     registry, warnings = load_valid_home(home)
     console.print(f"[bold]1. validate[/] {display_path(home)}: valid, {len(warnings)} warning(s)")
     for problem in warnings:
         console.print(f"   {problem.location}: [yellow]{problem.code}[/] {problem.message}", soft_wrap=True)
     store = Store(store_url)
+    foreign = check_store_is_ours(store, registry)
+    if foreign is not None and not force:
+        store.dispose()
+        raise DemoRefused(
+            f"{foreign}: the demo uses its own store unless told otherwise (omit --store), "
+            "or pass --force to apply the sample city over it; nothing was changed"
+        )
     applied = apply_registry(
-        store, registry, actor=actor, reason="govreg demo: sample city", source=str(home)
+        store, registry, actor=actor, reason="govreg demo: sample city", source=str(home), prune=force
     )
     with store.read() as conn:
         chain = verify_chain(conn)
