@@ -10,6 +10,8 @@
 """
 
 import json
+import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -22,6 +24,7 @@ from dagster_duckdb import DuckDBResource
 
 from expectations.gate import GateDecision, gate_expectations, validate_staged
 from expectations.suites import LoadedSuite
+from lineage.masking import MASK_MACRO
 from lineage.tables import tables_read
 from lineage.views import QueryLineage, RegistryLineage
 from pipelines.checks import check_results, check_specs
@@ -71,12 +74,43 @@ class IngestConfig(dg.Config):
 
 @contextmanager
 def warehouse(resource: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A warehouse connection closed on every path (the resource's own is left open on errors)."""
+    """A warehouse connection closed on every path (the resource's own is left open on errors).
+
+    It knows govreg's masking macro ``govreg_mask`` (:data:`lineage.masking.MASK_MACRO`), which
+    views may use in a declassified column.
+    """
     with resource.get_connection() as con:
         try:
+            con.execute(MASK_MACRO)
             yield con
         finally:
             con.close()
+
+
+def salt_variable(salt: str) -> str:
+    """The environment variable holding a declassify rule's hash salt: ``GOVREG_SALT_<NAME>``."""
+    return "GOVREG_SALT_" + re.sub(r"[^0-9A-Za-z]", "_", salt).upper()
+
+
+def set_salts(con: duckdb.DuckDBPyConnection, view: View) -> None:
+    """Set the session variables a view's ``hash`` declassify rules salt with, from the environment.
+
+    The salt is a secret: it lives in the environment (``GOVREG_SALT_<NAME>``), never in the SQL
+    or the registry. Without it the view is not built (a hash with no salt would be NULL, or an
+    unsalted hash anyone could reverse by trying every identifier).
+    """
+    for rule in view.declassify:
+        if rule.method != "hash" or not rule.salt:
+            continue
+        secret = os.environ.get(salt_variable(rule.salt))
+        if not secret:
+            raise dg.Failure(
+                description=f"GOV031: view {view.code} hashes {rule.column} with the salt "
+                f"{rule.salt!r}: set {salt_variable(rule.salt)} in the environment of the code "
+                "location (a secret, never in the SQL); the view was not built without it",
+                metadata={"codes": "GOV031"},
+            )
+        con.execute(f"SET VARIABLE {ident(rule.salt)} = ?", [secret])
 
 
 _STOPS: dict[tuple[int, date], tuple[Registry, dict[str, tuple[Problem, ...]]]] = {}
@@ -345,6 +379,7 @@ def view_asset(
     def _view(govreg: GovregResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
         refuse_if_stopped(govreg.registry, view.code)
         with warehouse(duckdb) as con:
+            set_salts(con, view)
             con.begin()
             con.execute(f"CREATE OR REPLACE TABLE {ident(view.code)} AS {view.query}")
             con.commit()

@@ -280,7 +280,7 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "GOV030",
         "error",
-        "view or agreement exposes data without the grant its sources need",
+        "view, indicator or agreement exposes data without the grant its sources need",
         "minimum necessary sharing",
         "obtain an approved agreement for the source element, or drop the column from the view; the "
         "path shows where the data comes from",
@@ -290,8 +290,10 @@ _RULES: tuple[Rule, ...] = (
         "error",
         "declassification not allowed",
         "minimum necessary sharing",
-        "a level may be lowered only on an output column of the view that aggregates or masks its "
-        "sources, never on a direct copy",
+        "a level may be lowered only on an output column made by aggregation over groups that are "
+        "not an identifier, or by a known masking (method mask: govreg_mask; prefix: left(x, n) with "
+        "n at most the declared length; hash: sha256 with the declared salt); never on a copy or "
+        "any other transformation",
     ),
     Rule(
         "GOV032",

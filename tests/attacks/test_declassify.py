@@ -177,3 +177,91 @@ def test_the_masking_macro_masks_like_govreg() -> None:
     for value in ["500103199001011234", "张三", "欧阳娜娜", "13800001111", "a", "", "abcde", "abcdefgh"]:
         assert con.execute("SELECT govreg_mask(?)", [value]).fetchall() == [(mask(value),)], value
     assert con.execute("SELECT govreg_mask(NULL)").fetchall() == [(None,)]
+
+
+def test_a_masked_and_a_salted_view_build_in_dagster_and_a_missing_salt_stops_only_its_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowed methods also run: a real Dagster run builds views that use govreg_mask, a prefix
+    and a hash salted from the environment (GOVREG_SALT_<NAME>); a view whose salt is not set is
+    not built (GOV031, naming the variable), and the secret never appears in the SQL."""
+    import dagster as dg
+    import duckdb
+
+    from examples.generator import generate
+    from pipelines.definitions import CITY_JOB, build_definitions
+    from pipelines.resources import Settings
+
+    home = tmp_path / "home"
+    shutil.copytree(CITY, home)
+    views = {
+        "masked_ids": (
+            "SELECT govreg_mask(id_number) AS masked, left(id_number, 6) AS area FROM population_basic",
+            f"{{column: masked, {LOWER}}}\n      - {{column: area, {LOWER}, method: prefix, length: 6}}",
+        ),
+        "hashed_ids": (
+            "SELECT sha256(getvariable('bdc_salt') || id_number) AS h FROM population_basic",
+            f"{{column: h, {LOWER}, method: hash, salt: bdc_salt}}",
+        ),
+        "unsalted_ids": (
+            "SELECT sha256(getvariable('other_salt') || id_number) AS h FROM population_basic",
+            f"{{column: h, {LOWER}, method: hash, salt: other_salt}}",
+        ),
+    }
+    for code, (sql, rules) in views.items():
+        (home / "views" / f"{code}.sql").write_text(sql + "\n", encoding="utf-8")
+        (home / "views" / f"{code}.yaml").write_text(
+            f"views:\n  - code: {code}\n    name: 脱敏{code}\n    name_en: Masked {code}\n"
+            f"    owner: public_security\n    sql: {code}.sql\n    declassify:\n      - {rules}\n",
+            encoding="utf-8",
+        )
+    registry, problems = check_home(home, date.today())
+    assert not [p for p in problems if p.severity == "error"], problems
+    generate(registry, tmp_path / "data", rows=200, seed=5, today=date.today())
+    settings = Settings(
+        home=home,
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        data=tmp_path / "data",
+        warehouse=tmp_path / "data" / "warehouse.duckdb",
+        automation=False,
+    )
+    monkeypatch.setenv("GOVREG_SALT_BDC_SALT", "盐-s3cr'et")
+    monkeypatch.delenv("GOVREG_SALT_OTHER_SALT", raising=False)
+    with dg.instance_for_test() as instance:
+        result = (
+            build_definitions(settings)
+            .resolve_job_def(CITY_JOB)
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+        )
+        failed = {
+            e.step_key: e.step_failure_data.user_failure_data
+            for e in result.all_events
+            if e.event_type_value == "STEP_FAILURE"
+        }
+    assert set(failed) == {"public_security__unsalted_ids"}, set(failed)
+    why = failed["public_security__unsalted_ids"]
+    assert why is not None and "GOV031" in (why.description or "")
+    assert "GOVREG_SALT_OTHER_SALT" in (why.description or "")
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        from lineage.masking import MASK_MACRO
+
+        con.execute(MASK_MACRO)
+        assert con.execute(
+            "SELECT count(*) = (SELECT count(*) FROM population_basic) AND bool_and(m.masked = "
+            "govreg_mask(p.id_number) AND m.area = left(p.id_number, 6)) FROM masked_ids m "
+            "POSITIONAL JOIN population_basic p"
+        ).fetchone() == (True,)
+        assert con.execute(
+            "SELECT bool_and(h.h = sha256(? || p.id_number)) FROM hashed_ids h "
+            "POSITIONAL JOIN population_basic p",
+            ["盐-s3cr'et"],
+        ).fetchone() == (True,)
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "unsalted_ids" not in tables
+    finally:
+        con.close()
