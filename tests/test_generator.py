@@ -24,6 +24,7 @@ from examples.generator.core import EXCEL_MAX_ROWS
 from registry.checkdigit import is_valid
 from registry.home import Registry
 from registry.load import load_home
+from registry.vocab import DataType
 
 TODAY = date(2025, 6, 1)
 
@@ -240,6 +241,22 @@ def recount(registry: Registry, code: str, header: list[str], rows: list[list[An
         keys = [tuple(row[i] for i in key) for row in rows]
         complete = [k for k in keys if None not in k]
         out["duplicate_key"] = len(complete) - len(set(complete))
+    # a value of a date column that is no date: ingestion sets its whole row aside
+    elements = [registry.elements[c.element] for c in ds.columns]
+    dated = [
+        i
+        for i, c in enumerate(ds.columns)
+        if registry.elements[c.element].type in (DataType.DATE, DataType.DATETIME)
+    ]
+    set_aside = sum(
+        any(
+            row[i] is not None and bool(domain_breaks(elements[i], [row[i]]).get("date_format"))
+            for i in dated
+        )
+        for row in rows
+    )
+    if set_aside:
+        out["set_aside"] = set_aside
     return out
 
 
