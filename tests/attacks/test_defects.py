@@ -116,12 +116,14 @@ def test_a_date_that_is_no_date_is_set_aside_with_its_value(city: dict[str, Any]
     """The set-aside rows are in ``<dataset>__rejects``, holding the bad date the file carried."""
     registry = city["registry"]
     con = duckdb.connect(str(city["settings"].warehouse), read_only=True)
+    checked = 0
     try:
         for code, column, kind, n in injected(city):
             ds = registry.datasets[code]
             element = registry.elements[next(c.element for c in ds.columns if c.name == column)]
             if kind != "date_format" or element.type not in (DataType.DATE, DataType.DATETIME):
                 continue
+            checked += 1
             values = [
                 v
                 for (v,) in con.execute(
@@ -135,11 +137,14 @@ def test_a_date_that_is_no_date_is_set_aside_with_its_value(city: dict[str, Any]
                     datetime.strptime(v, fmt)
     finally:
         con.close()
+    assert checked, "no date column carried a date that is no date: nothing was tried"
 
 
 def test_each_domain_defect_breaks_only_its_own_rule(city: dict[str, Any]) -> None:
     """A pattern defect is no length defect as well: every other standard of the column holds."""
     registry = city["registry"]
+    tried = {kind for _, _, kind, _ in injected(city)}
+    assert {"pattern", "range", "length"} <= tried, tried  # else there is nothing to break twice
     for code, entry in city["manifest"]["datasets"].items():
         ds = registry.datasets[code]
         counts = {r["key"]: r["unexpected_count"] for r in city["results"][code] if r["suite"] == "standards"}
@@ -165,3 +170,11 @@ def test_found_figure_is_not_inflated_by_kinds_never_injected(tmp_path: Path) ->
         if kind in KINDS and n == 0
     ]
     assert zeros == []
+    claimed = {
+        kind
+        for entry in manifest["datasets"].values()
+        for counts in entry["defects"]["columns"].values()
+        for kind, n in counts.items()
+        if kind in KINDS and n
+    }
+    assert claimed == set(KINDS), claimed  # every kind is injected somewhere, with a count
