@@ -17,9 +17,11 @@ by the real ingestion (``ingest_file``) of a file whose header is ``/etc/passwd`
 (written by the test, not the real ``/etc/passwd``), copied and symlinked; the real server on a
 loopback port, queried over HTTP with httpx.
 
-Controls (passed before the fix, kept so every path stays covered): the direct element fields
-(``element``, ``elements``, ``department.owns``, ``dataset.columns.element``,
-``agreements.elements``), ``search``, ``impact``, ``dataMap`` and ``audit`` rows of the table.
+Controls (passed before the fix, kept so every path stays covered): every row of the table in
+which the role may see the datum; and the rows of the direct element fields (``element``,
+``elements``, ``department.owns``, ``dataset.columns.element``, ``agreements.elements``),
+``search``, ``impact``, ``dataMap`` and ``audit``, which held already. The other rows, and the
+three tests after the table, failed before the fix (17 in all, on 5de9ac1 and on 2a5f6bb).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import httpx
 import pytest
 
 from pipelines.ingest import IngestError, ingest_file
-from pipelines.ingest.complete import marker_for
 from registry.home import Registry
 from registry.load import load_valid_home
 from registry.model import Element
@@ -56,6 +57,7 @@ MARRIAGE_SAMPLE = "J500MARK****0001"  # a masked value of marriage_certificate_n
 ERROR_VALUE = "RAWAMOUNTMARK-3.14"  # quoted by an expectation's error on core tax_paid_amount
 PASSWD = "root:x:0:0:MARKPASSWD-root:/root:/bin/bash"  # the header of a passwd-like file
 LINK_DIR = "MARKLINKTARGET"  # a folder in the target path of a symlinked file
+LINKED = "root:x:0:0:MARKLINKED-root:/root:/bin/bash"  # the header of the file it links to
 
 TOKENS = (
     ("admin", "big_data_center", "center-admin"),
@@ -154,17 +156,18 @@ def _quality(store: Store) -> None:
 
 def _loads(registry: Registry, store: Store, root: Path) -> None:
     """Two refused loads of tax_registration: a copy of passwd-like content, and a link to it."""
-    fake_etc = root / LINK_DIR / "etc"
+    fake_etc = root / LINK_DIR / "etc"  # the link's target: its path and its header say MARKLINK
     fake_etc.mkdir(parents=True)
     passwd = fake_etc / "passwd"
-    passwd.write_text(f"{PASSWD}\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n", encoding="utf-8")
+    passwd.write_text(f"{LINKED}\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n", encoding="utf-8")
     landing = root / "landing" / "tax" / "tax_registration"
     landing.mkdir(parents=True)
     copied = landing / "tax_registration_2026-12.csv"
-    copied.write_bytes(passwd.read_bytes())
+    copied.write_text(f"{PASSWD}\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\n", encoding="utf-8")
     linked = landing / "tax_registration_2026-11.csv"
     linked.symlink_to(passwd)
-    marker_for(copied).write_text("", encoding="utf-8")  # the city's completion: a marker file
+    for path in (copied, linked):  # the city's completion marker
+        path.with_name(path.name + ".done").write_text("", encoding="utf-8")
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     try:
         for path in (copied, linked):
@@ -290,7 +293,7 @@ PATHS: list[tuple[str, str, str, dict[str, Any] | None, str, str, dict[str, tupl
         "details",
         "impact",
         '{ impact(elementCode: "tax_paid_amount") { element owner columns views indicators '
-        "downstream { column sources } consumers { department reasons } } }",
+        "downstream { column source } consumers { department reasons } } }",
         None,
         SYNONYM,
         "answered",
@@ -412,7 +415,15 @@ PATHS: list[tuple[str, str, str, dict[str, Any] | None, str, str, dict[str, tupl
     ),
     # a refused load's reason: the header of a copied passwd-like file, the target of a link
     ("load-header", "loads", LOADS, None, "MARKPASSWD", "content-free", PROVIDER_ONLY),
-    ("load-link", "loads", LOADS, None, LINK_DIR, "content-free", PROVIDER_ONLY),
+    (
+        "load-link",
+        "loads",
+        LOADS,
+        None,
+        "MARKLINK",
+        "content-free",
+        PROVIDER_ONLY,
+    ),  # the target: its path, or its header were it followed
 ]
 TABLE = [
     pytest.param(query, variables, raw, hidden, token, sees, id=f"{datum}-{path}-{role}")
