@@ -21,7 +21,7 @@ Controls (passed before the fix, kept so every path stays covered): every row of
 which the role may see the datum; and the rows of the direct element fields (``element``,
 ``elements``, ``department.owns``, ``dataset.columns.element``, ``agreements.elements``),
 ``search``, ``impact``, ``dataMap`` and ``audit``, which held already. The other rows, and the
-three tests after the table, failed before the fix (17 in all, on 5de9ac1 and on 2a5f6bb).
+four tests after the table, failed before the fix (18 in all, on 5de9ac1 and on 2a5f6bb).
 """
 
 from __future__ import annotations
@@ -537,3 +537,29 @@ def test_the_schema_walk_covers_every_field(env: dict[str, Any]) -> None:
     assert "Leaky.code carries text but its visibility is not declared" in problems
     assert "Leaky.notes carries text but its visibility is not declared" in problems
     assert any(p.startswith("Conflict.message is rule text but not resolved") for p in problems)
+
+
+def test_an_audit_reason_shows_a_steward_no_other_departments_restricted_text(env: dict[str, Any]) -> None:
+    """One request of court's steward is refused GOV009 (quoting public security's core legal
+    basis) and denied tax's core definition: the denials are audited with one reason, and tax's
+    steward reads the event about its own element. It must not carry public security's text.
+    (Runs last: it files a request agreement for court.)"""
+    mutation = """
+    mutation($from: Date!) {
+      a: requestAccess(consumer: "court", elements: ["informant_identity"], purpose: "核查",
+                       validFrom: $from, reason: "核查线索") { ok }
+      b: requestAccess(consumer: "court", elements: ["tax_paid_amount"], purpose: "核查",
+                       validFrom: $from, reason: "核查线索") { ok agreement { elements { code definition } } }
+    }"""
+    body = ask(env, "outsider_steward", mutation, {"from": date.today().isoformat()}).json()
+    assert body["data"]["b"]["ok"], body
+    assert any(e["extensions"]["code"] == "FORBIDDEN" for e in body["errors"]), body
+    audit = (
+        '{ audit(action: "access_denied", entityKind: "element", entityCode: "tax_paid_amount", first: 50) '
+        "{ edges { node { entityCode reason } } } }"
+    )
+    assert SECRET_LAW in ask(env, "admin", audit).text  # the reason does carry it
+    steward = ask(env, "tax_steward", audit)
+    assert steward.json()["data"]["audit"]["edges"], steward.text
+    assert SECRET_LAW not in steward.text
+    assert "[restricted]" in steward.text
