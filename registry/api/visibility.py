@@ -240,16 +240,75 @@ def _restricted_texts(element: Any) -> set[str]:
     return {t for t in texts if t and t.strip()}
 
 
-def _pattern(texts: Iterable[str]) -> re.Pattern[str] | None:
-    parts = []
-    for text in sorted(set(texts), key=lambda t: (-len(t), t)):
-        part = re.escape(text)
-        if re.match(r"[A-Za-z0-9_]", text):
-            part = r"(?<![A-Za-z0-9_])" + part
-        if re.search(r"[A-Za-z0-9_]$", text):
-            part += r"(?![A-Za-z0-9_])"
-        parts.append(part)
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class Finder:
+    """Finds given texts in a message (case-insensitive; a text that begins or ends with a Latin
+    letter or digit only as a whole word there), in one pass over the message. Each text is
+    indexed by its first 8, 4, 2 or 1 characters (the longest its length allows), so the cost per
+    character of the message is four look-ups, however many texts there are."""
+
+    STRIDES = (8, 4, 2, 1)
+
+    def __init__(self, texts: Iterable[str]):
+        self.index: dict[str, list[str]] = {}
+        for text in sorted({t.casefold() for t in texts if t}, key=lambda t: (-len(t), t)):
+            stride = next(n for n in self.STRIDES if len(text) >= n)
+            self.index.setdefault(text[:stride], []).append(text)
+
+    def __bool__(self) -> bool:
+        return bool(self.index)
+
+    def _at(self, folded: str, i: int) -> int:
+        """Length of the longest text found at ``i`` (0: none)."""
+        for stride in self.STRIDES:
+            if i + stride > len(folded):
+                continue
+            for text in self.index.get(folded[i : i + stride], ()):
+                end = i + len(text)
+                if not folded.startswith(text, i):
+                    continue
+                if text[0] in _WORD and i > 0 and folded[i - 1] in _WORD:
+                    continue
+                if text[-1] in _WORD and end < len(folded) and folded[end] in _WORD:
+                    continue
+                return len(text)
+        return 0
+
+    def replace(self, message: str, mask: str) -> str:
+        folded = message.casefold()
+        if len(folded) != len(message):  # a character folds to several: mask the folded text
+            message = folded
+        out: list[str] = []
+        last = i = 0
+        while i < len(folded):
+            found = self._at(folded, i)
+            if found:
+                out += [message[last:i], mask]
+                i += found
+                last = i
+            else:
+                i += 1
+        out.append(message[last:])
+        return "".join(out)
+
+
+_TEXTS: list[tuple[Any, dict[str, frozenset[str]]]] = []  # the last registry's texts per element
+
+
+def _element_texts(registry: Registry) -> dict[str, frozenset[str]]:
+    """Each core element's restricted texts, computed once per registry (the store's registry
+    changes only when a change is applied)."""
+    if _TEXTS and _TEXTS[0][0] is registry:
+        return _TEXTS[0][1]
+    texts = {
+        code: frozenset(_restricted_texts(element))
+        for code, element in registry.elements.items()
+        if str(element.security) == "core"
+    }
+    _TEXTS[:] = [(registry, texts)]
+    return texts
 
 
 class Visibility:
@@ -259,7 +318,7 @@ class Visibility:
         self.ctx = ctx
         self.department = ctx.token.department
         self.is_admin = ctx.token.role == CENTER_ADMIN
-        self._patterns: dict[int, tuple[Any, re.Pattern[str] | None]] = {}
+        self._finders: dict[int, tuple[Any, Finder]] = {}
 
     @cached_property
     def granted(self) -> frozenset[str]:
@@ -349,17 +408,20 @@ class Visibility:
         )
 
     # rule and audit texts ----------------------------------------------------------------------
-    def _hidden_pattern(self, registry: Registry) -> re.Pattern[str] | None:
-        cached = self._patterns.get(id(registry))
+    def _hidden(self, registry: Registry) -> Finder:
+        """The restricted texts of ``registry``'s core elements the token may not see."""
+        cached = self._finders.get(id(registry))
         if cached is not None and cached[0] is registry:
             return cached[1]
-        texts: set[str] = set()
-        for code, element in registry.elements.items():
-            if str(element.security) == "core" and not self.sees_element(code, element.owner):
-                texts |= _restricted_texts(element)
-        pattern = _pattern(texts)
-        self._patterns[id(registry)] = (registry, pattern)
-        return pattern
+        owners = {code: registry.elements[code].owner for code in _element_texts(registry)}
+        finder = Finder(
+            text
+            for code, texts in _element_texts(registry).items()
+            if not self.sees_element(code, owners[code])
+            for text in texts
+        )
+        self._finders[id(registry)] = (registry, finder)
+        return finder
 
     def redact(self, text: str, *registries: Registry) -> str:
         """``text`` with every restricted detail the token may not see replaced by [restricted]."""
@@ -368,9 +430,9 @@ class Visibility:
         if not registries:
             registries = (self.ctx.registries.get(self.ctx.conn),)
         for registry in registries:
-            pattern = self._hidden_pattern(registry)
-            if pattern is not None:
-                text = pattern.sub(MASK, text)
+            finder = self._hidden(registry)
+            if finder:
+                text = finder.replace(text, MASK)
         return text
 
     def rule_text(self, text: str, *registries: Registry) -> str:
