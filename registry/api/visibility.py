@@ -203,8 +203,6 @@ def schema_problems(schema: GraphQLSchema) -> list[str]:
     for name, gtype in schema.type_map.items():
         if name.startswith("__") or not isinstance(gtype, GraphQLObjectType):
             continue
-        if gtype in (schema.query_type, schema.mutation_type):
-            continue  # root fields return objects whose fields are declared
         declared = FIELDS.get(name, EDGE_FIELDS if name.endswith(("Edge", "Connection")) else {})
         for fname, field in gtype.fields.items():
             if not _is_text(field.type):
