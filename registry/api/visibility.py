@@ -244,8 +244,9 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 class Finder:
     """Finds given texts in a message (case-insensitive; a text that begins or ends with a Latin
     letter or digit only as a whole word there), in one pass over the message. Each text is
-    indexed by its first 8, 4, 2 or 1 characters (the longest its length allows), so the cost per
-    character of the message is four look-ups, however many texts there are."""
+    indexed by its first 8, 4, 2 or 1 characters (the longest its length allows); a position of
+    the message is looked at only when its character begins some text, then with four look-ups,
+    however many texts there are."""
 
     STRIDES = (8, 4, 2, 1)
 
@@ -254,13 +255,15 @@ class Finder:
         for text in sorted({t.casefold() for t in texts if t}, key=lambda t: (-len(t), t)):
             stride = next(n for n in self.STRIDES if len(text) >= n)
             self.index.setdefault(text[:stride], []).append(text)
+        self.starts = frozenset(key[0] for key in self.index)
+        self.strides = [n for n in self.STRIDES if any(len(key) == n for key in self.index)]
 
     def __bool__(self) -> bool:
         return bool(self.index)
 
     def _at(self, folded: str, i: int) -> int:
         """Length of the longest text found at ``i`` (0: none)."""
-        for stride in self.STRIDES:
+        for stride in self.strides:
             if i + stride > len(folded):
                 continue
             for text in self.index.get(folded[i : i + stride], ()):
@@ -281,7 +284,7 @@ class Finder:
         out: list[str] = []
         last = i = 0
         while i < len(folded):
-            found = self._at(folded, i)
+            found = self._at(folded, i) if folded[i] in self.starts else 0
             if found:
                 out += [message[last:i], mask]
                 i += found
