@@ -138,3 +138,50 @@ def test_quality_results_of_many_datasets_come_in_one_batch(big) -> None:  # typ
 
     counts = statements_per_size(big, query, (3, 3, 60), check)
     assert counts[60] == counts[3], counts
+
+
+def test_the_visibility_of_quality_samples_costs_no_query_per_result(big) -> None:  # type: ignore[no-untyped-def]
+    """Each result's samples are checked against the elements of its columns (a compound key's
+    most restricted one): those elements come in one batch for the whole page."""
+    import httpx
+    from sqlalchemy import select
+
+    from registry.store.quality import record_results
+    from registry.store.schema import dataset_columns
+
+    store, server, token = big
+    with store.read() as conn:
+        rows = conn.execute(select(dataset_columns.c.dataset, dataset_columns.c.element)).all()
+    by_dataset: dict[str, list[str]] = {}
+    for dataset, element in rows:
+        by_dataset.setdefault(dataset, []).append(element)
+    outcomes = [
+        {
+            "dataset": dataset,
+            "suite": "keys",
+            "key": "unique:" + "+".join(els[:2]),
+            "type": "expect_compound_columns_to_be_unique",
+            "columns": els[:2],
+            "severity": "critical",
+            "status": "failed",
+            "samples": ["v1", "v2"],
+        }
+        for dataset, els in sorted(by_dataset.items())
+    ]
+    record_results(store, "dept_000", outcomes)
+    query = (
+        "query($n: Int) { datasets(first: $n) { edges { node { code qualityResults { key samples } } } } }"
+    )
+    counts: dict[int, int] = {}
+    with SelectCounter(store) as counter:
+        for n in (3, 3, 60):
+            counter.count = 0
+            response = httpx.post(
+                server.url + "/graphql",
+                json={"query": query, "variables": {"n": n}},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            assert len(response.json()["data"]["datasets"]["edges"]) == n
+            counts[n] = counter.count
+    assert counts[60] == counts[3], counts

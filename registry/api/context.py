@@ -1,12 +1,9 @@
 """The context of one GraphQL request: who asks, the request's connection and loaders, and the
-minimum-necessary rules that decide what the asker may see.
+visibility (``registry.api.visibility``) that decides what the asker may see.
 
-Every authenticated department sees catalog metadata. Restricted details — the definitions,
-synonyms, value domains and legal basis of core-level elements, and the sample values of quality
-results on personal or core columns — are shown only to the owner department, center admins and
-departments holding an approved agreement valid today. A denial is a ``FORBIDDEN`` error on that
-field (the rest of the answer stands) and an ``access_denied`` audit event, written once per
-request, field and entity.
+What is restricted, and for whom, is decided in ``registry.api.visibility`` alone. A denial is a
+``FORBIDDEN`` error on that field (the rest of the answer stands) and an ``access_denied`` audit
+event, written once per request, field and entity.
 """
 
 from __future__ import annotations
@@ -20,7 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from registry.api.errors import ApiError, ErrorCode
-from registry.api.loaders import Loaders, Row
+from registry.api.loaders import Loaders
+from registry.api.visibility import CENTER_ADMIN, Visibility
 from registry.home import Registry
 from registry.store import audit
 from registry.store.db import Store
@@ -28,7 +26,8 @@ from registry.store.rows import registry_from_specs
 from registry.store.schema import changes
 from registry.store.tokens import Token
 
-CENTER_ADMIN = "center-admin"
+__all__ = ["CENTER_ADMIN", "STEWARD", "RegistryCache", "RequestContext"]
+
 STEWARD = "steward"
 
 
@@ -80,28 +79,14 @@ class RequestContext:
         return self.token.role == CENTER_ADMIN
 
     @cached_property
-    def granted(self) -> frozenset[str]:
-        return self.loaders.granted_elements(self.token.department, self.today)
-
-    def may_see_details(self, element: Row) -> bool:
-        return self.is_admin or element["owner"] == self.token.department or element["code"] in self.granted
+    def visibility(self) -> Visibility:
+        """What this token may see: every resolver of restricted data asks it (one place)."""
+        return Visibility(self)
 
     def deny(self, kind: str, code: str, what: str, message: str) -> ApiError:
         """Record a denial (audited when the request ends) and return the error to raise."""
         self.denials.setdefault((kind, code, what), message)
         return ApiError(ErrorCode.FORBIDDEN, message, entity=f"{kind}:{code}", field=what)
-
-    def restricted(self, element: Row, what: str, value: Any) -> Any:
-        """``value`` if the asker may see this element's restricted details, else a denial."""
-        if element["security"] != "core" or self.may_see_details(element):
-            return value
-        raise self.deny(
-            "element",
-            element["code"],
-            what,
-            f"{what} of core-level element {element['code']} is restricted to its owner "
-            f"({element['owner']}), center admins and departments with a valid agreement",
-        )
 
     def require_admin(self, what: str) -> None:
         if not self.is_admin:
@@ -113,7 +98,7 @@ class RequestContext:
         if self.conn.in_transaction():
             self.conn.rollback()
         self.__dict__.pop("loaders", None)
-        self.__dict__.pop("granted", None)
+        self.__dict__.pop("visibility", None)
 
     def flush_denials(self) -> int:
         """Write this request's denials as audit events (one transaction)."""

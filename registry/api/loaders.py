@@ -174,7 +174,9 @@ class Loaders:
             list,
             lambda groups: self.element.want(r["element"] for g in groups for r in g),
         )
-        self.quality_of_dataset: Loader[str, list[Row]] = Loader(self._latest_quality, list)
+        self.quality_of_dataset: Loader[str, list[Row]] = Loader(
+            self._latest_quality, list, self._quality_seen
+        )
 
     # --- announcing what children will ask for ----------------------------------------------
     def departments_seen(self, rows: Iterable[Row]) -> None:
@@ -216,6 +218,11 @@ class Loaders:
         grants = [g for group in groups for g in group]
         self.element.want(g["element"] for g in grants)
         self.dataset.want(g["dataset"] for g in grants)
+
+    def _quality_seen(self, groups: Iterable[list[Row]]) -> None:
+        """The elements a result's columns carry: its samples' visibility asks for them."""
+        results = [r for group in groups for r in group]
+        self.element.want(str(c) for r in results for c in [*(r["columns"] or []), r["element"]] if c)
 
     def _columns_seen(self, groups: Iterable[list[Row]]) -> None:
         columns = [c for group in groups for c in group]

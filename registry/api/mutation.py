@@ -41,6 +41,7 @@ from registry.api.context import CENTER_ADMIN, STEWARD, RequestContext
 from registry.api.errors import ApiError
 from registry.api.types.catalog import DataElement
 from registry.api.types.sharing import SharingAgreement
+from registry.api.visibility import rule_text
 from registry.home import Registry
 from registry.model import Agreement, Element, Spec
 from registry.plan import make_plan, status_moves
@@ -79,8 +80,13 @@ class MutationError(graphene.ObjectType):
     code = graphene.String(
         required=True, description="A governance rule code (GOV…), NOT_FOUND, INVALID or FORBIDDEN."
     )
-    message = graphene.String(required=True, description="What is wrong, in words.")
+    message = graphene.String(
+        required=True,
+        description="What is wrong, in words (restricted details you may not see: [restricted]).",
+    )
     field = graphene.String(description="The input field it concerns, if one.")
+
+    resolve_message = staticmethod(rule_text("message"))  # may quote restricted details
 
 
 def _payload_fields() -> dict[str, Any]:
@@ -245,10 +251,15 @@ class _Mutation:
                 before = ctx.registries.errors(current, ctx.today)
                 new = [p for p in found if p.is_error and (p.code, p.message) not in before]
                 if new:
-                    raise Refused([_error(p.code, p.message, self.fields.get(p.code)) for p in new])
+                    raise Refused(
+                        [
+                            {**_error(p.code, p.message, self.fields.get(p.code)), "_registry": wanted}
+                            for p in new
+                        ]
+                    )
                 warned = {(p.code, p.message) for p in check_rules(current, ctx.today) if not p.is_error}
                 warnings = [
-                    _error(p.code, p.message, self.fields.get(p.code))
+                    {**_error(p.code, p.message, self.fields.get(p.code)), "_registry": wanted}
                     for p in found
                     if not p.is_error and (p.code, p.message) not in warned
                 ]

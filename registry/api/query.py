@@ -346,12 +346,8 @@ class Query(graphene.ObjectType):
             elements.c.code.like(pattern, escape="\\"),
         )
         in_spec: Any = elements.c.spec.ilike(pattern, escape="\\")
-        if not ctx.is_admin:
-            visible = or_(
-                elements.c.security != "core",
-                elements.c.owner == ctx.token.department,
-                elements.c.code.in_(sorted(ctx.granted)),
-            )
+        visible = ctx.visibility.details_visible_sql()  # the spec holds the restricted details
+        if visible is not None:
             in_spec = and_(in_spec, visible)
         stmt: Select[Any] = select(elements).where(or_(names, in_spec)).order_by(elements.c.code)
         return sql_page(info, DataElementConnection, stmt, first, after, ctx.loaders.elements_seen)

@@ -17,8 +17,10 @@ from registry.api.errors import ErrorCode
 from registry.api.mutation import Mutation
 from registry.api.query import Query
 from registry.api.validation import MAX_COST, MAX_DEPTH, limits_rule
+from registry.api.visibility import check_schema
 
 schema = graphene.Schema(query=Query, mutation=Mutation)
+check_schema(schema.graphql_schema)  # every text field declared with its visibility, or no server
 
 
 @dataclass(frozen=True)

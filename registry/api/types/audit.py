@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphene
 
 from registry.api.pagination import CountedConnection
+from registry.api.visibility import audit_text, load_reason
 
 
 class AuditEvent(graphene.ObjectType):
@@ -21,6 +22,10 @@ class AuditEvent(graphene.ObjectType):
     before = graphene.String(description="The entity before (canonical JSON).")
     after = graphene.String(description="The entity after (canonical JSON).")
     hash = graphene.String(required=True, description="Hash of this event (covers the previous hash).")
+
+    resolve_reason = staticmethod(audit_text("reason"))
+    resolve_before = staticmethod(audit_text("before"))
+    resolve_after = staticmethod(audit_text("after"))
 
 
 class LoadRecord(graphene.ObjectType):
@@ -41,9 +46,14 @@ class LoadRecord(graphene.ObjectType):
     rows_loaded = graphene.Float(description="Rows loaded.")
     rows_rejected = graphene.Float(description="Rows rejected.")
     rule_code = graphene.String(description="Rule that rejected it, if any.")
-    reason = graphene.String(description="Why it was rejected, if it was.")
+    reason = graphene.String(
+        description="Why it was rejected, if it was: in full (it may quote the file) to the provider and "
+        "center admins; to others the rule, file name, line and registered columns only."
+    )
     started_at = graphene.String(required=True, description="Start (ISO 8601 UTC).")
     finished_at = graphene.String(required=True, description="End (ISO 8601 UTC).")
+
+    resolve_reason = staticmethod(load_reason())
 
 
 class AuditEventConnection(CountedConnection):

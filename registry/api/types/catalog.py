@@ -15,6 +15,7 @@ from registry.api.types.enums import (
     SharingTypeEnum,
     StatusEnum,
 )
+from registry.api.visibility import element_detail
 
 Row = dict[str, Any]
 
@@ -171,27 +172,18 @@ class DataElement(graphene.ObjectType):
 
     @staticmethod
     def resolve_restricted(row: Row, info: Any) -> bool:
-        return row["security"] == "core" and not info.context.may_see_details(row)
+        return bool(info.context.visibility.details_hidden(row))
 
-    @staticmethod
-    def resolve_definition(row: Row, info: Any) -> str | None:
-        return info.context.restricted(row, "definition", spec(row).get("definition"))
-
-    @staticmethod
-    def resolve_synonyms(row: Row, info: Any) -> list[str]:
-        return list(info.context.restricted(row, "synonyms", spec(row).get("synonyms", [])))
-
-    @staticmethod
-    def resolve_domain(row: Row, info: Any) -> Any:
-        return info.context.restricted(row, "domain", spec(row).get("domain"))
-
-    @staticmethod
-    def resolve_sharing_condition(row: Row, info: Any) -> str | None:
-        return info.context.restricted(row, "sharingCondition", spec(row).get("sharing_condition"))
-
-    @staticmethod
-    def resolve_legal_basis(row: Row, info: Any) -> str | None:
-        return info.context.restricted(row, "legalBasis", spec(row).get("legal_basis"))
+    # restricted details: only through registry.api.visibility (which decides who sees them)
+    resolve_definition = staticmethod(element_detail("definition", lambda row: spec(row).get("definition")))
+    resolve_synonyms = staticmethod(
+        element_detail("synonyms", lambda row: list(spec(row).get("synonyms", [])))
+    )
+    resolve_domain = staticmethod(element_detail("domain", lambda row: spec(row).get("domain")))
+    resolve_sharing_condition = staticmethod(
+        element_detail("sharingCondition", lambda row: spec(row).get("sharing_condition"))
+    )
+    resolve_legal_basis = staticmethod(element_detail("legalBasis", lambda row: spec(row).get("legal_basis")))
 
     @staticmethod
     def resolve_columns(row: Row, info: Any) -> list[Row]:

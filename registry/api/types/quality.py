@@ -7,7 +7,7 @@ from typing import Any
 import graphene
 
 from registry.api.pagination import CountedConnection
-from registry.api.types.catalog import Row
+from registry.api.visibility import column_values
 from registry.store.quality import Score, quality_scores
 
 
@@ -36,7 +36,8 @@ class QualityScore(graphene.ObjectType):
 
 
 class QualityResult(graphene.ObjectType):
-    """One expectation's outcome in a validation. Samples of personal or core columns are restricted."""
+    """One expectation's outcome in a validation. Samples and messages of personal or core columns
+    are restricted (a compound key as its most restricted column)."""
 
     suite = graphene.String(required=True, description="The expectation suite.")
     key = graphene.String(required=True, description="Stable key of the expectation.")
@@ -49,28 +50,18 @@ class QualityResult(graphene.ObjectType):
     unexpected_count = graphene.Int(description="Rows that failed.")
     unexpected_percent = graphene.Float(description="Share of rows that failed, in percent.")
     samples = graphene.List(
-        graphene.String, description="Sample failing values (restricted for personal data)."
+        graphene.String, description="Sample failing values (restricted for personal or core columns)."
     )
-    message = graphene.String(description="Error message, if the expectation raised.")
+    message = graphene.String(
+        description="Error message, if the expectation raised (restricted like the samples)."
+    )
     validated_at = graphene.String(required=True, description="When (ISO 8601 UTC).")
 
-    @staticmethod
-    def resolve_samples(row: Row, info: Any) -> list[str]:
-        samples = [str(s) for s in row.get("samples") or []]
-        code = row.get("element")
-        element = info.context.loaders.element.load(code) if code else None
-        if not samples or element is None:
-            return samples
-        sensitive = element["personal"] != "none" or element["security"] == "core"
-        if sensitive and not info.context.may_see_details(element):
-            raise info.context.deny(
-                "element",
-                element["code"],
-                "qualitySamples",
-                f"quality samples of {element['code']} (personal or core data) are restricted to its owner "
-                f"({element['owner']}), center admins and departments with a valid agreement",
-            )
-        return samples
+    # values of the checked columns: only through registry.api.visibility
+    resolve_samples = staticmethod(
+        column_values("qualitySamples", lambda row: [str(s) for s in row.get("samples") or []])
+    )
+    resolve_message = staticmethod(column_values("qualityMessage", lambda row: row.get("message")))
 
 
 class QualityScoreConnection(CountedConnection):

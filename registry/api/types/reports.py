@@ -8,6 +8,7 @@ import graphene
 
 from registry.api.pagination import CountedConnection
 from registry.api.types.catalog import Department, Row
+from registry.api.visibility import rule_text
 
 
 class DataFlow(graphene.ObjectType):
@@ -40,9 +41,16 @@ class Conflict(graphene.ObjectType):
 
     code = graphene.String(required=True, description="Rule code (GOV0xx).")
     severity = graphene.String(required=True, description="error or warning.")
-    message = graphene.String(required=True, description="What is wrong.")
+    message = graphene.String(
+        required=True, description="What is wrong (restricted details you may not see: [restricted])."
+    )
     location = graphene.String(description="Where it is declared (file:line).")
     hint = graphene.String(description="What to do.")
+
+    # rule texts may quote restricted details: only through registry.api.visibility
+    resolve_message = staticmethod(rule_text("message"))
+    resolve_location = staticmethod(rule_text("location"))
+    resolve_hint = staticmethod(rule_text("hint"))
 
 
 class ImpactStep(graphene.ObjectType):
