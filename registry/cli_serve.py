@@ -5,6 +5,7 @@ back as a registry home. Registered on the main ``govreg`` app by importing this
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,12 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--http") from None
     db = _open_store(store)
+    api_log = logging.getLogger("govreg.api")  # INTERNAL errors' details, by request id: here only
+    if not api_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:    %(name)s: %(message)s"))
+        api_log.addHandler(handler)
+        api_log.setLevel(logging.INFO)
     config = uvicorn.Config(
         create_app(db, max_body=max_body),
         host=host,

@@ -5,7 +5,7 @@ applies serialise instead of deadlocking); any SQLAlchemy URL otherwise (Postgre
 production). The schema is brought to the newest Alembic revision on open.
 
 Writers wait for each other, but not for ever: a writer that cannot take the write lock within
-``write_wait`` seconds (:data:`WRITE_WAIT` by default) gets :class:`~registry.errors.StoreBusy`,
+``write_wait`` seconds (``GOVREG_WRITE_WAIT``, else :data:`WRITE_WAIT`) gets :class:`StoreBusy`,
 with nothing written. On SQLite each ``BEGIN IMMEDIATE`` waits up to :data:`ATTEMPT_MS` (the busy
 timeout) and is retried, after a jittered pause that grows, until the wait is spent; on
 PostgreSQL the advisory lock is taken under a ``lock_timeout`` of what remains of the wait. A
@@ -18,6 +18,7 @@ A store URL may hold a password: :func:`redact_url` is how a URL is shown (SQLAl
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sqlite3
@@ -43,9 +44,25 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_URL = "sqlite:///.govreg/store.db"
 WRITE_LOCK = int.from_bytes(b"govreg:w", "big")  # the advisory lock every write takes on PostgreSQL
 WRITE_WAIT = 15.0  # seconds a writer waits for the write lock, in all, before StoreBusy
-ATTEMPT_MS = 2000  # SQLite's busy timeout: how long one BEGIN IMMEDIATE (or any statement) waits
+ATTEMPT_MS = 1000  # SQLite's busy timeout: how long one BEGIN IMMEDIATE (or any statement) waits
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
 PG_BUSY = frozenset({"55P03", "53300"})  # lock_not_available (lock_timeout), too_many_connections
+
+
+def _write_wait() -> float:
+    """``GOVREG_WRITE_WAIT`` (seconds, more than 0), else :data:`WRITE_WAIT`; refused if not a number."""
+    text = os.environ.get("GOVREG_WRITE_WAIT", "").strip()
+    if not text:
+        return WRITE_WAIT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise StoreError(
+            f"GOVREG_WRITE_WAIT is {text!r}: give the seconds a writer may wait, above 0, at most 3600"
+        )
+    return seconds
 
 
 def redact_url(url: str) -> str:
@@ -113,9 +130,9 @@ def alembic_config(url: str) -> Config:
 class Store:
     """The metadata store behind one SQLAlchemy URL."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True, write_wait: float = WRITE_WAIT):
+    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True, write_wait: float | None = None):
         self.url = url
-        self.write_wait = write_wait
+        self.write_wait = _write_wait() if write_wait is None else write_wait
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
