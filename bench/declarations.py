@@ -42,7 +42,9 @@ def write_home(root: Path, departments: int, elements: int, datasets: int, seed:
     """A synthetic registry home with the shape (not the content) of a real city's."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "registry.yaml").write_text("registry:\n  name: 基准市\n  name_en: Bench City\n", "utf-8")
+    (root / "registry.yaml").write_text(
+        "registry:\n  name: 基准市\n  name_en: Bench City\n  center: dept_000\n", "utf-8"
+    )
     depts = [f"dept_{i:03d}" for i in range(departments)]
     lines = ["departments:"]
     for i, code in enumerate(depts):

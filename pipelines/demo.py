@@ -59,10 +59,12 @@ def check_store_is_ours(store: Store, registry: Registry) -> str | None:
         return None
     stored = json.loads(next(iter(specs.get("settings", {}).values()), "{}")).get("name")
     if stored != registry.settings.name:
-        return f"the store {store.url} holds another registry ({stored!r}, not {registry.settings.name!r})"
+        return (
+            f"the store {store.shown_url} holds another registry ({stored!r}, not {registry.settings.name!r})"
+        )
     deletes = plan_registry(store, registry).counts()["delete"]
     if deletes:
-        return f"applying the demo to {store.url} would delete {deletes} entities it holds"
+        return f"applying the demo to {store.shown_url} would delete {deletes} entities it holds"
     return None
 
 
@@ -151,7 +153,7 @@ def run_demo(
         chain = verify_chain(conn)
     counts = applied.plan.counts()
     console.print(
-        f"[bold]2. apply[/] to {store_url}: {counts['create']} created, {counts['update']} updated, "
+        f"[bold]2. apply[/] to {store.shown_url}: {counts['create']} created, {counts['update']} updated, "
         f"{counts['delete']} deleted, {applied.events} audit events; audit chain "
         f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events)",
         soft_wrap=True,

@@ -18,20 +18,38 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from registry.errors import DeclarationError, GovregError, Problem
+from registry.errors import DeclarationError, GovregError, Problem, StoreBusy
 from registry.home import Registry
 from registry.load import check_home, display_path
 from registry.store import DEFAULT_URL, Store
 
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)  # wide tables in logs
+err = Console(stderr=True, highlight=False)
+
+
+class _Commands(TyperGroup):
+    """Every command: a store too busy to take a write (after the bounded wait) is a clear
+    message and exit 1, not a traceback, whichever command met it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreBusy as exc:
+            from rich.markup import escape
+
+            err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="govreg — the government data-architecture registry: who is the source of each data "
     "element, how it is shared, and whether arriving data is any good.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)  # wide tables in logs
-err = Console(stderr=True, highlight=False)
 
 HomeOpt = Annotated[Path, typer.Option("--home", envvar="GOVREG_HOME", help="Registry home folder.")]
 StoreOpt = Annotated[str, typer.Option("--store", envvar="GOVREG_STORE", help="Metadata store URL.")]
@@ -91,15 +109,20 @@ def _open_store(url: str, *, create: bool = False) -> Store:
     store that does not exist or holds no registry, and creates no file."""
     from rich.markup import escape
 
-    from registry.store.db import registry_missing
+    from registry.errors import StoreBusy
+    from registry.store.db import redact_url, registry_missing, scrub
 
     try:
         missing = None if create else registry_missing(url)
         if missing is None:
             return Store(url)
-    except Exception as exc:  # driver errors, bad URLs, unreachable servers
-        err.print(f"[red]cannot open the metadata store {escape(url)}: {escape(str(exc))}[/]")
-        raise typer.Exit(1) from exc
+    except StoreBusy as exc:  # opening brings the schema up to date: a write
+        err.print(f"[red]{escape(redact_url(url))}: {escape(str(exc))}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # driver errors, bad URLs, unreachable servers; their text may quote the URL
+        shown = f"cannot open the metadata store {redact_url(url)}: {scrub(str(exc), url)}"
+        err.print(f"[red]{escape(shown)}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
     err.print(f"[red]{escape(missing)}[/]", soft_wrap=True)
     raise typer.Exit(1)
 

@@ -5,11 +5,13 @@ back as a registry home. Registered on the main ``govreg`` app by importing this
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from registry import cli
 from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
@@ -34,24 +36,44 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     max_body: Annotated[int, typer.Option(help="Largest request body accepted, in bytes.")] = 256 * 1024,
     concurrency: Annotated[int, typer.Option(help="Connections served at once (then 503).")] = 200,
+    http: Annotated[
+        str,
+        typer.Option(
+            "--http",
+            help="HTTP parser: auto (httptools when installed), h11 or httptools; each reads at most "
+            "64 KB of request line and headers.",
+        ),
+    ] = "auto",
 ) -> None:
     """Serve the GraphQL catalog: /graphql (GraphiQL in a browser) and /healthz."""
     import uvicorn
 
     from registry.api.app import create_app
+    from registry.api.guards import MAX_HEADER_BYTES, http_protocol
 
+    try:
+        protocol = http_protocol(http, MAX_HEADER_BYTES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--http") from None
     db = _open_store(store)
+    api_log = logging.getLogger("govreg.api")  # INTERNAL errors' details, by request id: here only
+    if not api_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:    %(name)s: %(message)s"))
+        api_log.addHandler(handler)
+        api_log.setLevel(logging.INFO)
     config = uvicorn.Config(
         create_app(db, max_body=max_body),
         host=host,
         port=port,
+        http=protocol,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         limit_concurrency=concurrency,
-        h11_max_incomplete_event_size=64 * 1024,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level="info",
     )
-    err.print(f"govreg GraphQL on http://{host}:{port}/graphql (store {db.url})")
+    err.print(f"govreg GraphQL on http://{host}:{port}/graphql (store {db.shown_url})", soft_wrap=True)
     uvicorn.Server(config).run()
 
 
@@ -77,7 +99,7 @@ def token_create(
             reason=reason,
         )
     except StoreError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     err.print(f"token {token.id} for {token.department} ({token.role}); it is shown only once:")
     console.print(plain, soft_wrap=True)
@@ -170,7 +192,8 @@ def export(
         )
     if not written:
         console.print(
-            f"{out} already holds the store's registry: nothing written (store {db.url})", soft_wrap=True
+            f"{out} already holds the store's registry: nothing written (store {db.shown_url})",
+            soft_wrap=True,
         )
         return
-    console.print(f"exported {len(written)} files to {out} (store {db.url})", soft_wrap=True)
+    console.print(f"exported {len(written)} files to {out} (store {db.shown_url})", soft_wrap=True)

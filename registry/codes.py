@@ -354,6 +354,14 @@ _RULES: tuple[Rule, ...] = (
         "name the columns the statement reads (no whole-row or pattern reads); until then its output "
         "takes the strictest classification of every table it reads",
     ),
+    Rule(
+        "GOV040",
+        "error",
+        "the big-data center is not a department",
+        "references resolve",
+        "set `center` in registry.yaml to the code of a declared department: the big-data center, "
+        "the only department whose staff may hold center-admin tokens",
+    ),
 )
 
 _INGEST: tuple[Rule, ...] = (

@@ -8,6 +8,7 @@ Exception tree::
     GovregError                  base of everything govreg raises on purpose
     ├── DeclarationError         a registry home has errors (carries every Problem)
     └── StoreError               the metadata store refused an operation
+        ├── StoreBusy            another writer held the store longer than a writer waits
         └── AuditChainError      the audit log's hash chain does not verify
 """
 
@@ -113,6 +114,13 @@ class StoreError(GovregError):
     """The metadata store refused an operation."""
 
     code = "STORE"
+
+
+class StoreBusy(StoreError):
+    """Another writer held the metadata store's write lock for longer than a writer waits (a
+    bounded retry): nothing was written; the operation may be tried again as it is."""
+
+    code = "BUSY"
 
 
 class AuditChainError(StoreError):

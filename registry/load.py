@@ -159,7 +159,8 @@ class _Loader:
             self.problem("YAML003", "'registry' must be a mapping", shown, line)
             return
         try:
-            self.settings = Settings.model_validate(value)
+            # located at its `center` key (or the mapping): GOV040 points there
+            self.settings = Settings.model_validate(value).located(Location(shown, value.key_line("center")))
         except ValidationError as exc:
             self.report(exc, "registry settings", shown, value)
 

@@ -379,6 +379,9 @@ class Settings(Spec):
     name: Text = "govreg"
     name_en: str | None = None
     division: str | None = None
+    center: str | None = None
+    """The big-data center's department code: only its staff may hold center-admin tokens (none
+    can be issued while it is unset; GOV040 when it names no department)."""
     sharing_labels: dict[str, str] = {}
     open_labels: dict[str, str] = {}
     security_labels: dict[str, str] = {}

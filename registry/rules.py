@@ -102,6 +102,17 @@ def departments(r: Registry, today: date) -> Iterator[Problem]:
             yield _p("GOV014", f"department hierarchy has a cycle: {path}", r.departments[current])
 
 
+def center(r: Registry, today: date) -> Iterator[Problem]:
+    """GOV040: ``registry.center`` names a declared department (the big-data center)."""
+    code = r.settings.center
+    if code is not None and code not in r.departments:
+        yield _p(
+            "GOV040",
+            f"registry.center is '{code}', which is not a declared department",
+            r.settings,
+        )
+
+
 def element_ownership(r: Registry, today: date) -> Iterator[Problem]:
     """GOV005: exactly one owner department, and it exists."""
     for code, element in r.elements.items():
@@ -681,6 +692,7 @@ def _exposed(
 RULE_CHECKS: tuple[Rule, ...] = (
     identifiers,
     departments,
+    center,
     element_ownership,
     element_sharing,
     element_status,

@@ -555,6 +555,14 @@ CASES = [
         "- code: health",
     ),
     case(
+        "center-not-a-department",
+        "GOV040",
+        "registry.yaml",
+        '  division: "500000"\n',
+        '  division: "500000"\n  center: big_data_bureau\n',
+        "center: big_data_bureau",
+    ),
+    case(
         "agreement-ends-within-30-days",
         "GOV033",
         "agreements.yaml",

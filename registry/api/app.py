@@ -2,7 +2,8 @@
 
 Requests are authenticated with ``Authorization: Bearer <token>`` (401 without a valid one).
 Each request runs in a worker thread with one read connection to the metadata store; the body
-is refused over ``max_body`` bytes (413).
+is refused over ``max_body`` bytes (413). What an error may say, and the sizes refused before any
+work (headers, JSON nesting, argument lengths), is :mod:`registry.api.guards`.
 
 GraphiQL's scripts and styles are vendored in ``static/graphiql`` and served, without a token, from
 ``/graphiql-static/<name>``; the page needs no CDN. Opening ``/graphql#token=<token>`` fills the
@@ -20,10 +21,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from registry.api import guards
 from registry.api.context import RegistryCache, RequestContext
 from registry.api.errors import ErrorCode, error_json
 from registry.api.schema import Limits, run
@@ -97,7 +100,9 @@ async def _body(request: Request, limit: int) -> bytes:
 def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limits()) -> Starlette:
     registries = RegistryCache(store)
 
-    def execute(token_text: str, params: dict[str, Any], read_only: bool) -> tuple[int, dict[str, Any]]:
+    def execute(
+        token_text: str, params: dict[str, Any], read_only: bool, rid: str
+    ) -> tuple[int, dict[str, Any]]:
         with store.read() as conn:
             token = verify_token(store, token_text, conn)
             if token is None:
@@ -112,7 +117,7 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
                 limits=limits,
             )
         touch_token(store, token)
-        return 200, dict(result.formatted)
+        return guards.public_result(result, rid, store.url)
 
     async def graphql(request: Request) -> Response:
         if (
@@ -131,7 +136,13 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
             return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body} bytes"))
         except ValueError as exc:
             return _json(400, error_json(ErrorCode.INVALID, str(exc)))
-        status, body = await run_in_threadpool(execute, token_text.strip(), params, request.method == "GET")
+        rid = guards.request_id()
+        try:
+            status, body = await run_in_threadpool(
+                execute, token_text.strip(), params, request.method == "GET", rid
+            )
+        except Exception as exc:  # coded (INTERNAL or BUSY); the details go to the server log only
+            status, body = guards.failure(exc, rid, store.url)
         return _json(status, body)
 
     async def healthz(request: Request) -> Response:
@@ -160,7 +171,9 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphiql-static/{name}", graphiql_static, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(guards.HeaderLimit)],
+        exception_handlers={Exception: guards.exception_handler(store.url)},
     )
 
 
@@ -171,8 +184,7 @@ def _static_gzip(name: str) -> bytes:
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return guards.json_response(status, body)  # WWW-Authenticate on 401, Retry-After on 503
 
 
 async def _params(request: Request, limit: int) -> dict[str, Any]:
@@ -181,7 +193,7 @@ async def _params(request: Request, limit: int) -> dict[str, Any]:
         raw: dict[str, Any] = dict(request.query_params)
         if raw.get("variables"):
             try:
-                raw["variables"] = json.loads(raw["variables"])
+                raw["variables"] = guards.loads(raw["variables"])
             except json.JSONDecodeError as exc:
                 raise ValueError(f"variables are not JSON: {exc}") from None
         if len(str(request.url)) > limit:
@@ -189,7 +201,7 @@ async def _params(request: Request, limit: int) -> dict[str, Any]:
     else:
         body = await _body(request, limit)
         try:
-            raw = json.loads(body or b"{}")
+            raw = guards.loads(body or b"{}")
         except json.JSONDecodeError as exc:
             raise ValueError(f"request body is not JSON: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("query"), str):

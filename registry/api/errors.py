@@ -9,6 +9,10 @@
 | ``DEPTH_LIMIT`` | the query nests deeper than the server allows |
 | ``COST_LIMIT`` | the query could return more nodes than the server allows |
 | ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
+| ``INPUT_TOO_LONG`` | a string argument is over its length limit (``search(text:)`` 200, others 10,000) |
+| ``HEADERS_TOO_LARGE`` | the request line and headers are over 64 KB (HTTP 431) |
+| ``BUSY`` | a write waited its bounded time for the write lock; nothing written (HTTP 503, Retry-After) |
+| ``INTERNAL`` | an unexpected failure: the message gives a ``requestId``, the details are in the server log |
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ class ErrorCode(StrEnum):
     DEPTH_LIMIT = "DEPTH_LIMIT"
     COST_LIMIT = "COST_LIMIT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    INPUT_TOO_LONG = "INPUT_TOO_LONG"
+    HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
+    BUSY = "BUSY"
+    INTERNAL = "INTERNAL"
 
 
 class ApiError(Exception):

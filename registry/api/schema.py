@@ -14,6 +14,7 @@ from graphql.utilities import get_operation_ast
 
 from registry.api.context import RequestContext
 from registry.api.errors import ErrorCode
+from registry.api.guards import sizes_rule
 from registry.api.mutation import Mutation
 from registry.api.query import Query
 from registry.api.validation import MAX_COST, MAX_DEPTH, limits_rule
@@ -55,10 +56,14 @@ def run(
     except GraphQLError as exc:
         exc.extensions = {**(exc.extensions or {}), "code": str(ErrorCode.INVALID)}
         return ExecutionResult(None, [exc])
+    except RecursionError:  # graphql-core's parser recurses: a query nested past Python's stack
+        return _error("the query nests too deeply to be read", ErrorCode.DEPTH_LIMIT)
     errors = list(known)
     if not errors:  # the limits depend on the variables (page sizes): checked on every request
         errors = validate(
-            schema.graphql_schema, document, [limits_rule(limits.depth, limits.cost, variables)]
+            schema.graphql_schema,
+            document,
+            [limits_rule(limits.depth, limits.cost, variables), sizes_rule(variables)],
         )
     if errors:
         for e in errors:

@@ -8,6 +8,11 @@ written in the same transaction as the token row.
 Roles: ``center-admin`` (the big-data center: sees and decides everything), ``steward`` (of one
 department: requests access, decides its own department's conditional elements) and ``reader``
 (of one department: reads the catalog).
+
+The big-data center is the department ``registry.yaml`` names as ``center`` (stored with the
+registry's settings). A center-admin token is issued only for that department, and none at all
+while no center is named (fail closed); a center-admin token of any other department (issued
+before the rule, or before the center changed) does not verify.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
-from registry.errors import StoreError
+from registry.errors import StoreBusy, StoreError
 from registry.store import audit
 from registry.store.db import Store
-from registry.store.schema import api_tokens, departments
+from registry.store.schema import api_tokens, departments, settings
 
-ROLES = ("center-admin", "steward", "reader")
+CENTER_ADMIN = "center-admin"
+ROLES = (CENTER_ADMIN, "steward", "reader")
 PREFIX = "grt_"
 TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is refreshed at most this often (no write per request)
+TOUCH_WAIT = 0.5  # seconds a request waits to record last_used_at when the store is busy (then skips it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,32 @@ def _token(row: object) -> Token:
     return Token(**{f: getattr(row, f) for f in Token.__slots__})
 
 
+def center_of(conn: Connection) -> str | None:
+    """The big-data center's department code, as the stored registry settings name it (or None)."""
+    spec = conn.execute(select(settings.c.spec).where(settings.c.code == "registry")).scalar()
+    if spec is None:
+        return None
+    center = json.loads(spec).get("center")
+    return center if isinstance(center, str) and center else None
+
+
+def center_admin_refusal(conn: Connection, department: str) -> str | None:
+    """Why ``department`` may not hold a center-admin token, or None when it is the center."""
+    center = center_of(conn)
+    if center is None:
+        return (
+            "center-admin tokens are for the big-data center's staff, and the registry names no center: "
+            "set `center: <department code>` under `registry:` in registry.yaml and apply it; "
+            "no center-admin token can be issued until then"
+        )
+    if department != center:
+        return (
+            f"center-admin tokens are for the big-data center's staff only: {department!r} is not the "
+            f"center ({center!r}, `center` in registry.yaml); give it a steward or reader token"
+        )
+    return None
+
+
 def create_token(
     store: Store, *, department: str, role: str, actor: str, reason: str, label: str | None = None
 ) -> tuple[Token, str]:
@@ -70,6 +103,8 @@ def create_token(
     with store.write() as conn:
         if conn.execute(select(departments.c.code).where(departments.c.code == department)).first() is None:
             raise StoreError(f"no department {department!r} in the store (apply the home first?)")
+        if role == CENTER_ADMIN and (refusal := center_admin_refusal(conn, department)) is not None:
+            raise StoreError(refusal)
         token_id = conn.execute(
             insert(api_tokens).values(
                 token_hash=hash_token(plain),
@@ -118,7 +153,8 @@ def revoke_token(store: Store, token_id: int, *, actor: str, reason: str) -> Tok
 
 
 def verify_token(store: Store, plain: str, conn: Connection | None = None) -> Token | None:
-    """The live token matching ``plain``, or None (unknown, malformed or revoked)."""
+    """The live token matching ``plain``, or None (unknown, malformed or revoked, or a center-admin
+    token of a department that is not the big-data center)."""
     if not plain.startswith(PREFIX) or len(plain) > 200:
         return None
     digest = hash_token(plain)
@@ -127,6 +163,8 @@ def verify_token(store: Store, plain: str, conn: Connection | None = None) -> To
             return verify_token(store, plain, own)
     row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
+        return None
+    if row.role == CENTER_ADMIN and center_admin_refusal(conn, row.department) is not None:
         return None
     return _token(row)
 
@@ -138,8 +176,13 @@ def touch_token(store: Store, token: Token) -> None:
         last = datetime.fromisoformat(token.last_used_at.replace("Z", "+00:00"))
         if now - last < TOUCH_EVERY:
             return
-    with store.write() as conn:
-        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=audit.now()))
+    try:  # bookkeeping, not the request: a busy store is not kept waiting for it (tried again next use)
+        with store.write(wait=TOUCH_WAIT) as conn:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=audit.now())
+            )
+    except StoreBusy:
+        return
 
 
 def list_tokens(store: Store) -> list[Token]:
