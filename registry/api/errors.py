@@ -9,6 +9,7 @@
 | ``DEPTH_LIMIT`` | the query nests deeper than the server allows |
 | ``COST_LIMIT`` | the query could return more nodes than the server allows |
 | ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
+| ``AUDIT_KEY`` | the store's audit log is signed and the server has no audit key (AUD001): nothing written |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ErrorCode(StrEnum):
     DEPTH_LIMIT = "DEPTH_LIMIT"
     COST_LIMIT = "COST_LIMIT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    AUDIT_KEY = "AUDIT_KEY"
 
 
 class ApiError(Exception):

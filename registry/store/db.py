@@ -22,6 +22,10 @@ from sqlalchemy.engine import make_url
 
 from registry.errors import StoreError
 from registry.store.schema import ENTITY_TABLES
+from registry.store.signing import AuditKey, configured_key
+
+KEY_INFO = "govreg_audit_key"  # conn.info: a callable giving the key audit appends sign with
+CONFIGURED = object()  # Store(audit_key=...) default: the key the environment configures
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_URL = "sqlite:///.govreg/store.db"
@@ -55,8 +59,18 @@ def alembic_config(url: str) -> Config:
 class Store:
     """The metadata store behind one SQLAlchemy URL."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True):
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        upgrade: bool = True,
+        audit_key: AuditKey | object | None = CONFIGURED,
+    ):
+        """``audit_key``: the key that signs the audit log's checkpoints; by default the one the
+        environment configures (:func:`registry.store.signing.configured_key`, read at the first
+        write that appends audit events), ``None`` for none."""
         self.url = url
+        self._audit_key = audit_key
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -99,9 +113,16 @@ class Store:
         reads (two applies would both plan the same creates).
         """
         with self.writer.begin() as conn:
+            conn.info[KEY_INFO] = self.audit_key  # what an audit append signs with (resolved lazily)
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
             yield conn
+
+    def audit_key(self) -> AuditKey | None:
+        """The signing key (resolved once; a configured key that cannot be read raises AUD001)."""
+        if self._audit_key is CONFIGURED:
+            self._audit_key = configured_key()
+        return self._audit_key  # type: ignore[return-value]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
