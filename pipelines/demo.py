@@ -151,8 +151,8 @@ def run_demo(
     console.print(f"[bold]1. validate[/] {display_path(home)}: valid, {len(warnings)} warning(s)")
     for problem in warnings:
         console.print(f"   {problem.location}: [yellow]{problem.code}[/] {problem.message}", soft_wrap=True)
-    key = demo_key()
-    store = Store(store_url, audit_key=key)
+    audit_key = demo_key()
+    store = Store(store_url, audit_key=audit_key)
     foreign = check_store_is_ours(store, registry)
     if foreign is not None and not force:
         store.dispose()
@@ -164,18 +164,20 @@ def run_demo(
         store, registry, actor=actor, reason="govreg demo: sample city", source=str(home), prune=force
     )
     with store.read() as conn:
-        chain = verify_audit(conn, {key.public: key.private.public_key()}, key_source=key.source)
+        chain = verify_audit(
+            conn, {audit_key.public: audit_key.private.public_key()}, key_source=audit_key.source
+        )
     counts = applied.plan.counts()
     console.print(
         f"[bold]2. apply[/] to {store_url}: {counts['create']} created, {counts['update']} updated, "
         f"{counts['delete']} deleted, {applied.events} audit events; audit chain "
         f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events, "
-        f"{chain.checkpoints} checkpoints signed by {signing.fingerprint(key.public)}, "
+        f"{chain.checkpoints} checkpoints signed by {signing.fingerprint(audit_key.public)}, "
         f"{chain.entities} entities match the log)",
         soft_wrap=True,
     )
-    for problem in chain.problems:
-        console.print(f"   [red]AUDIT[/] {escape(problem)}", soft_wrap=True)
+    for broken in chain.problems:
+        console.print(f"   [red]AUDIT[/] {escape(broken)}", soft_wrap=True)
 
     day = today or date.today()
     manifest = generate(registry, data, rows=rows, seed=seed, today=day)

@@ -169,6 +169,19 @@ def write_checkpoint(conn: Connection, seq: int, hash_: str, *, changes_state: b
     )
 
 
+def require_audit_key(store: Any) -> None:
+    """Raise :class:`AuditKeyError` (AUD001) if ``store``'s log is signed and it has no key: for
+    servers, so they refuse to start rather than refuse every write."""
+    with store.read() as conn:
+        last = last_checkpoint(conn)
+    if last is not None and store.audit_key() is None:
+        raise signing.AuditKeyError(
+            f"this store's audit log is signed (key {signing.fingerprint(last['public_key'])}) and no "
+            f"audit key is configured: set {signing.ENV_KEY} or {signing.ENV_KEY_FILE} (or put the key in "
+            f"{signing.DEFAULT_KEY_FILE})"
+        )
+
+
 # --- the registry's state, from the tables and from the log ---------------------------------
 
 Leaves = dict[tuple[str, str], str]
