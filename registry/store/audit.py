@@ -188,6 +188,8 @@ Leaves = dict[tuple[str, str], str]
 
 
 def _leaf(row: dict[str, Any], children: dict[str, list[dict[str, Any]]]) -> str:
+    """An entity's row (its spec by ``spec_hash``: verify checks the text against it) and children."""
+    row = {k: v for k, v in row.items() if k != "spec"}
     text = json.dumps(
         {"row": row, "children": children},
         sort_keys=True,
@@ -206,8 +208,11 @@ def state_digest(leaves: Leaves) -> str:
     return h.hexdigest()
 
 
-def _stored(conn: Connection) -> Iterator[tuple[str, str, dict[str, Any], dict[str, list[dict[str, Any]]]]]:
-    """(section, code, row, children) of every stored entity, as the tables hold them."""
+def _stored(
+    conn: Connection, *, spec: bool = False
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, list[dict[str, Any]]]]]:
+    """(section, code, row, children) of every stored entity, as the tables hold them (the spec
+    text only if ``spec``: the state digest covers it through ``spec_hash``)."""
     for section, table in ENTITY_TABLES.items():
         kids: dict[str, dict[str, list[dict[str, Any]]]] = {}
         child = CHILD_TABLES.get(section)
@@ -215,7 +220,8 @@ def _stored(conn: Connection) -> Iterator[tuple[str, str, dict[str, Any], dict[s
             ct = metadata.tables[child[0]]
             for r in conn.execute(select(ct).order_by(ct.c[child[1]], ct.c.position)).mappings():
                 kids.setdefault(r[child[1]], {}).setdefault(child[0], []).append(dict(r))
-        for r in conn.execute(select(table).order_by(table.c.code)).mappings():
+        columns = [c for c in table.columns if spec or c.name != "spec"]
+        for r in conn.execute(select(*columns).order_by(table.c.code)).mappings():
             children: dict[str, list[dict[str, Any]]] = {child[0]: []} if child is not None else {}
             children.update(kids.pop(r["code"], {}))
             yield section, r["code"], dict(r), children
@@ -534,7 +540,7 @@ def verify_audit(
     stored = 0
     drift: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for section, code, have, children in _stored(conn):
+    for section, code, have, children in _stored(conn, spec=True):
         key = (section, code)
         kind = KIND[section]
         if have.get("code") is None:
@@ -545,7 +551,7 @@ def verify_audit(
         if key not in state:
             drift.append(f"{kind} {code}: in the store but not in the audit log (added with no event?)")
             continue
-        if _leaf(have, children) == leaves.get(key):
+        if _leaf(have, children) == leaves.get(key) and have["spec"] == state[key][0]:
             continue
         want_row, want_children = expected_rows(section, code, *state[key])
         fields = _row_diff(want_row, have) + [f"{name} rows" for name in _row_diff(want_children, children)]
