@@ -20,6 +20,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from examples.generator.reconcile import reconcile
@@ -30,9 +31,9 @@ from registry.errors import GovregError
 from registry.home import Registry
 from registry.load import display_path, load_valid_home
 from registry.model import Dataset
-from registry.store import Store
+from registry.store import Store, signing
 from registry.store.apply import apply_registry, plan_registry
-from registry.store.audit import now, verify_chain
+from registry.store.audit import now, verify_audit
 from registry.store.loads import list_loads
 from registry.store.quality import latest_results
 
@@ -40,6 +41,7 @@ BAD_DATASET = "tax_registration"
 DEMO_ROOT = Path(".govreg/demo")  # the demo's own store, data and Dagster instance, unless told otherwise
 DEMO_STORE = f"sqlite:///{DEMO_ROOT / 'store.db'}"
 DEMO_DATA = DEMO_ROOT / "data"
+DEMO_KEY = DEMO_ROOT / "audit.key"  # the demo's own audit key, when the environment configures none
 
 
 class DemoRefused(GovregError):
@@ -94,6 +96,19 @@ def _instance(data: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def demo_key() -> signing.AuditKey:
+    """The key the demo signs its audit log with: the configured one (``GOVREG_AUDIT_KEY``, ...),
+    else the demo's own ``.govreg/demo/audit.key``, made on the first run (mode 0600). The
+    environment is pointed at it, so the Dagster runs of the demo sign with the same key."""
+    key = signing.configured_key()
+    if key is not None:
+        return key
+    if not DEMO_KEY.is_file():
+        signing.generate(DEMO_KEY)
+    os.environ[signing.ENV_KEY_FILE] = str(DEMO_KEY.resolve())
+    return signing.read_key_file(DEMO_KEY)
+
+
 def bad_extract(ds: Dataset, data: Path, today: date) -> Path:
     """An extract with a column nobody registered: what a department's new system might send."""
     folder = landing_folder(data, ds)
@@ -138,7 +153,8 @@ def run_demo(
     console.print(f"[bold]1. validate[/] {display_path(home)}: valid, {len(warnings)} warning(s)")
     for problem in warnings:
         console.print(f"   {problem.location}: [yellow]{problem.code}[/] {problem.message}", soft_wrap=True)
-    store = Store(store_url)
+    audit_key = demo_key()
+    store = Store(store_url, audit_key=audit_key)
     foreign = check_store_is_ours(store, registry)
     if foreign is not None and not force:
         store.dispose()
@@ -150,14 +166,20 @@ def run_demo(
         store, registry, actor=actor, reason="govreg demo: sample city", source=str(home), prune=force
     )
     with store.read() as conn:
-        chain = verify_chain(conn)
+        chain = verify_audit(
+            conn, {audit_key.public: audit_key.private.public_key()}, key_source=audit_key.source
+        )
     counts = applied.plan.counts()
     console.print(
         f"[bold]2. apply[/] to {store.shown_url}: {counts['create']} created, {counts['update']} updated, "
         f"{counts['delete']} deleted, {applied.events} audit events; audit chain "
-        f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events)",
+        f"{'verified' if chain.ok else '[red]BROKEN[/]'} ({chain.events} events, "
+        f"{chain.checkpoints} checkpoints signed by {signing.fingerprint(audit_key.public)}, "
+        f"{chain.entities} entities match the log)",
         soft_wrap=True,
     )
+    for broken in chain.problems:
+        console.print(f"   [red]AUDIT[/] {escape(broken)}", soft_wrap=True)
 
     day = today or date.today()
     manifest = generate(registry, data, rows=rows, seed=seed, today=day)

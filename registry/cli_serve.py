@@ -16,6 +16,7 @@ from rich.markup import escape
 from registry import cli
 from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
 from registry.errors import StoreError
+from registry.store.audit import require_audit_key
 
 token_app = typer.Typer(help="API bearer tokens: create (printed once) and revoke.", no_args_is_help=True)
 # cli.py imports this module by name at its end; mypy cannot type ``cli.app`` across that cycle
@@ -27,6 +28,11 @@ ActorOpt = Annotated[
     typer.Option("--actor", envvar="GOVREG_ACTOR", help="Who does this (audit; default: the OS user)."),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
+
+
+def _coded(exc: StoreError) -> str:
+    """The message, led by its code when it has its own (AUD001, ...)."""
+    return f"{exc.code}: {exc}" if exc.code != StoreError.code else str(exc)
 
 
 @app.command()
@@ -62,6 +68,11 @@ def serve(
         handler.setFormatter(logging.Formatter("%(levelname)s:    %(name)s: %(message)s"))
         api_log.addHandler(handler)
         api_log.setLevel(logging.INFO)
+    try:  # a signed store the server could not write to (AUD001 on every mutation): refuse to start
+        require_audit_key(db)
+    except StoreError as exc:
+        err.print(f"[red]{_coded(exc)}[/]", soft_wrap=True)
+        raise typer.Exit(1) from exc
     config = uvicorn.Config(
         create_app(db, max_body=max_body),
         host=host,
@@ -99,7 +110,7 @@ def token_create(
             reason=reason,
         )
     except StoreError as exc:
-        err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
+        err.print(f"[red]{escape(_coded(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     err.print(f"token {token.id} for {token.department} ({token.role}); it is shown only once:")
     console.print(plain, soft_wrap=True)
@@ -118,7 +129,7 @@ def token_revoke(
     try:
         token = revoke_token(_open_store(store), token_id, actor=actor or getpass.getuser(), reason=reason)
     except StoreError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{_coded(exc)}[/]")
         raise typer.Exit(1) from exc
     console.print(f"token {token.id} ({token.department}, {token.role}) revoked at {token.revoked_at}")
 

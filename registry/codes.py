@@ -496,7 +496,19 @@ _QUALITY: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in (*_RULES, *_INGEST, *_QUALITY)}
+_AUDIT: tuple[Rule, ...] = (
+    # --- the audit log: signed checkpoints ---------------------------------------------------
+    Rule(
+        "AUD001",
+        "error",
+        "write to a signed audit log without its key",
+        "everything audited",
+        "set GOVREG_AUDIT_KEY or GOVREG_AUDIT_KEY_FILE to the key that signs this store (or put it in "
+        ".govreg/audit.key, mode 0600); nothing was written",
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (*_RULES, *_INGEST, *_QUALITY, *_AUDIT)}
 
 
 def rule(code: str) -> Rule:

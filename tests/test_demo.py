@@ -10,8 +10,9 @@ import duckdb
 from pipelines.resources import CITY
 from registry.load import load_valid_home
 from registry.store import Store
-from registry.store.audit import verify_chain
+from registry.store.audit import verify_audit, verify_chain
 from registry.store.loads import list_loads
+from registry.store.signing import trusted_keys
 from registry.vocab import DataType
 from tests.test_cli import govreg
 
@@ -60,4 +61,6 @@ def test_demo_applies_generates_materializes_refuses_and_summarises(tmp_path: Pa
     assert statuses.count("duplicate") == len(registry.datasets) and statuses.count("rejected") == 1
     with Store(store).read() as conn:
         assert verify_chain(conn).events == created
+        report = verify_audit(conn, trusted_keys()[0])
+        assert report.ok and report.signed and report.entities == created, report.problems
     assert len(warnings) == 3

@@ -244,7 +244,7 @@ def test_the_store_round_trips_the_registry(tmp_path: Path, store: Store) -> Non
 
 
 def test_migrations_build_exactly_the_declared_schema(tmp_path: Path, store: Store) -> None:
-    assert store.schema_version() == "0005"
+    assert store.schema_version() == "0006"
     store.require_current()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -253,7 +253,7 @@ def test_migrations_build_exactly_the_declared_schema(tmp_path: Path, store: Sto
     assert set(metadata.tables) <= tables
     # opening again is a no-op upgrade
     again = Store(store.url)
-    assert again.schema_version() == "0005"
+    assert again.schema_version() == "0006"
 
 
 def test_sqlite_store_is_in_wal_mode(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@
 | ``HEADERS_TOO_LARGE`` | the request line and headers are over 64 KB (HTTP 431) |
 | ``BUSY`` | a write waited its bounded time for the write lock; nothing written (HTTP 503, Retry-After) |
 | ``INTERNAL`` | an unexpected failure: the message gives a ``requestId``, the details are in the server log |
+| ``AUDIT_KEY`` | the store's audit log is signed and the server has no audit key (AUD001): nothing written |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ErrorCode(StrEnum):
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
     BUSY = "BUSY"
     INTERNAL = "INTERNAL"
+    AUDIT_KEY = "AUDIT_KEY"
 
 
 class ApiError(Exception):

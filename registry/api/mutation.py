@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Table, select
 
 from registry.api.context import CENTER_ADMIN, STEWARD, RequestContext
-from registry.api.errors import ApiError
+from registry.api.errors import ApiError, ErrorCode
 from registry.api.types.catalog import DataElement
 from registry.api.types.sharing import SharingAgreement
 from registry.api.visibility import rule_text
@@ -49,6 +49,7 @@ from registry.rules import check_rules, provider_mismatches
 from registry.store.apply import write_changes
 from registry.store.rows import home_specs
 from registry.store.schema import agreements, elements
+from registry.store.signing import AuditKeyError
 from registry.vocab import AgreementStatus, SharingType, Status
 
 INACTIVE = frozenset({Status.RETIRED, Status.SUPERSEDED})
@@ -276,6 +277,8 @@ class _Mutation:
                     registry=wanted,
                 )
                 row = conn.execute(select(table).where(table.c.code == target)).mappings().first()
+        except AuditKeyError as exc:  # a signed store and no key: the write rolled back
+            raise ApiError(ErrorCode.AUDIT_KEY, str(exc), rule=exc.code) from None
         except Refused as refused:
             summary = "; ".join(f"{e['code']}: {e['message']}" for e in refused.errors)
             ctx.denials.setdefault(

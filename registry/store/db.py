@@ -39,6 +39,10 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.errors import StoreBusy, StoreError
 from registry.store.schema import ENTITY_TABLES
+from registry.store.signing import AuditKey, configured_key
+
+KEY_INFO = "govreg_audit_key"  # conn.info: a callable giving the key audit appends sign with
+CONFIGURED = object()  # Store(audit_key=...) default: the key the environment configures
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_URL = "sqlite:///.govreg/store.db"
@@ -130,9 +134,21 @@ def alembic_config(url: str) -> Config:
 class Store:
     """The metadata store behind one SQLAlchemy URL."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True, write_wait: float | None = None):
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        upgrade: bool = True,
+        write_wait: float | None = None,
+        audit_key: AuditKey | object | None = CONFIGURED,
+    ):
+        """``audit_key``: the key that signs the audit log's checkpoints; by default the one the
+        environment configures (:func:`registry.store.signing.configured_key`, read at the first
+        write that appends audit events), ``None`` for none. ``write_wait``: how long a writer
+        waits for the write lock before :class:`StoreBusy` (default ``GOVREG_WRITE_WAIT``)."""
         self.url = url
         self.write_wait = _write_wait() if write_wait is None else write_wait
+        self._audit_key = audit_key
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -190,6 +206,7 @@ class Store:
             stack = ExitStack()
             try:
                 conn = stack.enter_context(self.writer.begin())
+                conn.info[KEY_INFO] = self.audit_key  # what an audit append signs with (resolved lazily)
                 if conn.dialect.name == "postgresql":
                     left_ms = max(1, int((deadline - time.monotonic()) * 1000))
                     conn.execute(text(f"SET LOCAL lock_timeout = {left_ms}"))
@@ -217,6 +234,12 @@ class Store:
             f"the metadata store is busy: another writer held it for more than {waited:g} s; "
             "nothing was changed, try again"
         )
+
+    def audit_key(self) -> AuditKey | None:
+        """The signing key (resolved once; a configured key that cannot be read raises AUD001)."""
+        if self._audit_key is CONFIGURED:
+            self._audit_key = configured_key()
+        return self._audit_key  # type: ignore[return-value]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -160,6 +160,17 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # the head it signs
+    Column("hash", String(64), nullable=False),  # the hash of event ``seq``
+    Column("state", String(64), nullable=False),  # digest of the registry's rows at ``seq``
+    Column("ts", TS, nullable=False),
+    Column("public_key", String(64), nullable=False),  # which trusted key to try (not trusted itself)
+    Column("signature", String(128), nullable=False),  # Ed25519 over the fields above
+)
+
 ENTITY_TABLES: dict[str, Table] = {
     "settings": settings,
     "departments": departments,
