@@ -6,12 +6,11 @@ synonyms, value domains and legal basis of core-level elements, and the sample v
 results on personal or core columns — are shown only to the owner department, center admins and
 departments holding an approved agreement valid today. A denial is a ``FORBIDDEN`` error on that
 field (the rest of the answer stands) and an ``access_denied`` audit event, written once per
-request, field and entity.
+request, field and entity, and aggregated across requests by the server's ``DenialLog``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -20,9 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from registry.api.errors import ApiError, ErrorCode
+from registry.api.guard import Denial, DenialLog
 from registry.api.loaders import Loaders, Row
 from registry.home import Registry
-from registry.store import audit
 from registry.store.db import Store
 from registry.store.rows import registry_from_specs
 from registry.store.schema import changes
@@ -70,6 +69,7 @@ class RequestContext:
     registries: RegistryCache
     today: date = field(default_factory=date.today)
     denials: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    denial_log: DenialLog | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -116,24 +116,27 @@ class RequestContext:
         self.__dict__.pop("granted", None)
 
     def flush_denials(self) -> int:
-        """Write this request's denials as audit events (one transaction)."""
+        """Audit this request's denials: through the server's ``DenialLog`` (identical repeats
+        aggregated), or, without one, one event each in one transaction."""
         if not self.denials:
             return 0
-        events = [
-            audit.NewEvent(
-                "access_denied",
-                kind,
-                code,
-                None,
-                json.dumps(
-                    {"field": what, "department": self.token.department, "role": self.token.role},
-                    ensure_ascii=False,
-                ),
-            )
-            for (kind, code, what) in self.denials
-        ]
-        reason = "; ".join(sorted(set(self.denials.values())))[:2000]
-        with self.store.write() as conn:
-            written = audit.append_events(conn, events, actor=self.token.actor, reason=reason, change_id=None)
+        if self.denial_log is None:
+            self.denial_log = DenialLog(self.store, window=0.0)
+        details = (("department", self.token.department), ("role", self.token.role))
+        written = self.denial_log.record(
+            [
+                Denial(
+                    f"token:{self.token.id}",
+                    self.token.actor,
+                    str(ErrorCode.FORBIDDEN),
+                    kind,
+                    code,
+                    what,
+                    message,
+                    details,
+                )
+                for (kind, code, what), message in self.denials.items()
+            ]
+        )
         self.denials.clear()
         return written

@@ -2,12 +2,16 @@
 
 | code | meaning |
 | --- | --- |
-| ``UNAUTHENTICATED`` | no bearer token, or an unknown or revoked one (HTTP 401) |
+| ``UNAUTHENTICATED`` | no bearer token, or an unknown or revoked one (HTTP 401, audited) |
 | ``FORBIDDEN`` | the token's department or role may not see or do this (audited) |
-| ``NOT_FOUND`` | no entity with that code |
+| ``NOT_FOUND`` | no entity with that code (audited) |
 | ``INVALID`` | a well-formed request the rules refuse (bad cursor, not-shared element, ...) |
-| ``DEPTH_LIMIT`` | the query nests deeper than the server allows |
-| ``COST_LIMIT`` | the query could return more nodes than the server allows |
+| ``DEPTH_LIMIT`` | the query nests deeper than the server allows (audited) |
+| ``COST_LIMIT`` | the query could cause more work than the server allows (audited) |
+| ``ALIAS_LIMIT`` | the query uses more aliases or field selections than the server allows (audited) |
+| ``TIME_LIMIT`` | the request ran past its time budget and was stopped; no data is returned (audited) |
+| ``TOO_MANY_REQUESTS`` | this token has the allowed number of heavy requests in flight (HTTP 429, audited) |
+| ``RATE_LIMIT`` | this token spent its cost budget; retry after ``retryAfter`` s (HTTP 429, audited) |
 | ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
 """
 
@@ -24,6 +28,10 @@ class ErrorCode(StrEnum):
     INVALID = "INVALID"
     DEPTH_LIMIT = "DEPTH_LIMIT"
     COST_LIMIT = "COST_LIMIT"
+    ALIAS_LIMIT = "ALIAS_LIMIT"
+    TIME_LIMIT = "TIME_LIMIT"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    RATE_LIMIT = "RATE_LIMIT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 
 

@@ -58,7 +58,7 @@ def _like(text: str) -> str:
 def _one(info: Any, loader: Any, kind: str, code: str) -> Any:
     row = loader.load(code)
     if row is None:
-        raise ApiError(ErrorCode.NOT_FOUND, f"no {kind} {code!r}")
+        raise ApiError(ErrorCode.NOT_FOUND, f"no {kind} {code!r}", entity=f"{kind}:{code}")
     return row
 
 
@@ -370,7 +370,9 @@ class Query(graphene.ObjectType):
         registry = info.context.registries.get(info.context.conn)
         result = impact(registry, read_edges(info.context.store), element_code, depth=depth)
         if result is None:
-            raise ApiError(ErrorCode.NOT_FOUND, f"no element {element_code!r}")
+            raise ApiError(
+                ErrorCode.NOT_FOUND, f"no element {element_code!r}", entity=f"element:{element_code}"
+            )
         return result
 
     @staticmethod
