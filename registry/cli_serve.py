@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from registry import cli
+from registry.api.validation import Limits as _Limits
 from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
 from registry.errors import StoreError
 
@@ -24,6 +25,7 @@ ActorOpt = Annotated[
     str | None,
     typer.Option("--actor", envvar="GOVREG_ACTOR", help="Who does this (audit; default: the OS user)."),
 ]
+_LIMITS = _Limits()
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
 
 
@@ -34,15 +36,52 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     max_body: Annotated[int, typer.Option(help="Largest request body accepted, in bytes.")] = 256 * 1024,
     concurrency: Annotated[int, typer.Option(help="Connections served at once (then 503).")] = 200,
+    max_cost: Annotated[int, typer.Option(help="Most work one request may cost (then COST_LIMIT).")] = (
+        _LIMITS.cost
+    ),
+    max_depth: Annotated[int, typer.Option(help="Deepest nesting (then DEPTH_LIMIT).")] = _LIMITS.depth,
+    max_aliases: Annotated[
+        int, typer.Option(help="Aliases in one request (then ALIAS_LIMIT).")
+    ] = _LIMITS.aliases,
+    max_selections: Annotated[
+        int, typer.Option(help="Field selections in one request, fragments expanded (then ALIAS_LIMIT).")
+    ] = _LIMITS.selections,
+    time_budget: Annotated[
+        float, typer.Option(help="Seconds one request may resolve for (then TIME_LIMIT).")
+    ] = _LIMITS.time,
+    heavy_cost: Annotated[
+        int, typer.Option(help="Cost from which a request counts as heavy.")
+    ] = _LIMITS.heavy_cost,
+    heavy_per_token: Annotated[
+        int, typer.Option(help="Heavy requests one token may have in flight (then HTTP 429).")
+    ] = _LIMITS.heavy_per_token,
+    cost_budget: Annotated[
+        int, typer.Option(help="Cost one token may spend per minute, refilled continuously (then 429).")
+    ] = _LIMITS.budget,
+    deny_window: Annotated[
+        float, typer.Option(help="Seconds over which identical denials are aggregated in the audit log.")
+    ] = _LIMITS.deny_window,
 ) -> None:
     """Serve the GraphQL catalog: /graphql (GraphiQL in a browser) and /healthz."""
     import uvicorn
 
     from registry.api.app import create_app
+    from registry.api.validation import Limits
 
+    limits = Limits(
+        depth=max_depth,
+        cost=max_cost,
+        aliases=max_aliases,
+        selections=max_selections,
+        time=time_budget,
+        heavy_cost=heavy_cost,
+        heavy_per_token=heavy_per_token,
+        budget=cost_budget,
+        deny_window=deny_window,
+    )
     db = _open_store(store)
     config = uvicorn.Config(
-        create_app(db, max_body=max_body),
+        create_app(db, max_body=max_body, limits=limits),
         host=host,
         port=port,
         timeout_keep_alive=5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import graphene
@@ -187,6 +188,22 @@ def _flows(info: Any) -> list[dict[str, Any]]:
     out = [{**v, "sharing_types": sorted(v.pop("types"))} for _, v in sorted(merged.items())]
     info.context.loaders.department.want(c for f in out for c in (f["provider_code"], f["consumer_code"]))
     return out
+
+
+_CONFLICTS: list[Any] = [None, None, ()]  # registry, day, findings: the last report, computed once
+_CONFLICTS_LOCK = threading.Lock()
+
+
+def _conflicts_of(registry: Any, today: Any, compute: Any) -> tuple[Any, ...]:
+    """The conflicts report of ``registry`` today, computed once per registry (every rule runs:
+    it is the costliest resolver, and a request asking it again must not run them again)."""
+    with _CONFLICTS_LOCK:
+        if _CONFLICTS[0] is registry and _CONFLICTS[1] == today:
+            return tuple(_CONFLICTS[2])
+    found = tuple(compute(registry, today))
+    with _CONFLICTS_LOCK:
+        _CONFLICTS[:] = [registry, today, found]
+    return found
 
 
 class Query(graphene.ObjectType):
@@ -402,7 +419,7 @@ class Query(graphene.ObjectType):
                 "location": str(p.location),
                 "hint": p.hint,
             }
-            for p in conflicts(registry, info.context.today)
+            for p in _conflicts_of(registry, info.context.today, conflicts)
         ]
         return list_page(ConflictConnection, items, first, after)
 

@@ -142,6 +142,7 @@ class _Walker:
         }
         self.done: dict[str, Measure] = {}
         self.active: set[str] = set()
+        self._size: int | None = None
 
     def selection_set(
         self, node: SelectionSetNode | None, parent: Any, root: bool = False, intro: bool = False
@@ -165,6 +166,12 @@ class _Walker:
             out.aliases += sub.aliases
             out.selections += sub.selections
         return out
+
+    def size(self) -> int:
+        """The registry's size, asked once per request however many reports it names."""
+        if self._size is None:
+            self._size = self.report_size()
+        return self._size
 
     def fragment(self, name: str, root: bool, intro: bool) -> Measure:
         key = f"{name}/{root}/{intro}"
@@ -208,7 +215,7 @@ class _Walker:
                 in_connection = name == "edges" and str(getattr(parent, "name", "")).endswith("Connection")
                 many = 1 if in_connection else self.list_size
         sub = self.selection_set(node.selection_set, named, intro=intro or name.startswith("__"))
-        weight = self.report_size() if root and name in REPORT_FIELDS else 0
+        weight = self.size() if root and name in REPORT_FIELDS else 0
         depth = 1 if name.startswith("__") else sub.depth + 1
         return Measure(
             depth=depth,
