@@ -46,6 +46,9 @@ def serve(
     max_selections: Annotated[
         int, typer.Option(help="Field selections in one request, fragments expanded (then ALIAS_LIMIT).")
     ] = _LIMITS.selections,
+    max_query: Annotated[
+        int, typer.Option(help="Characters of query text, refused unparsed beyond (then PAYLOAD_TOO_LARGE).")
+    ] = _LIMITS.query,
     time_budget: Annotated[
         float, typer.Option(help="Seconds one request may resolve for (then TIME_LIMIT).")
     ] = _LIMITS.time,
@@ -73,6 +76,7 @@ def serve(
         cost=max_cost,
         aliases=max_aliases,
         selections=max_selections,
+        query=max_query,
         time=time_budget,
         heavy_cost=heavy_cost,
         heavy_per_token=heavy_per_token,

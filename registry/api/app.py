@@ -116,6 +116,7 @@ AUDITED = frozenset(
         ErrorCode.TIME_LIMIT,
         ErrorCode.TOO_MANY_REQUESTS,
         ErrorCode.RATE_LIMIT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
     )
 )  # FORBIDDEN is audited by the resolver that refuses (RequestContext.deny)
 
@@ -266,7 +267,22 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
         try:
             params = await _params(request, max_body)
         except _TooLarge:
-            return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body} bytes"))
+            message = f"request body over {max_body} bytes"
+            await run_in_threadpool(
+                denial_log.record,
+                [
+                    Denial(
+                        f"addr:{address}",
+                        f"anonymous@{address}",
+                        str(ErrorCode.PAYLOAD_TOO_LARGE),
+                        "api",
+                        "graphql",
+                        "body",
+                        message,
+                    )
+                ],
+            )
+            return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, message))
         except ValueError as exc:
             return _json(400, error_json(ErrorCode.INVALID, str(exc)))
         status, body, headers = await run_in_threadpool(

@@ -12,7 +12,7 @@
 | ``TIME_LIMIT`` | the request ran past its time budget and was stopped; no data is returned (audited) |
 | ``TOO_MANY_REQUESTS`` | this token has the allowed number of heavy requests in flight (HTTP 429, audited) |
 | ``RATE_LIMIT`` | this token spent its cost budget; retry after ``retryAfter`` s (HTTP 429, audited) |
-| ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
+| ``PAYLOAD_TOO_LARGE`` | the request body (HTTP 413) or its query text is over the size limit (audited) |
 """
 
 from __future__ import annotations

@@ -68,6 +68,12 @@ def prepare(
 ) -> Prepared | ExecutionResult:
     """Parse, measure against the limits (before graphql-core's validation, which is quadratic
     in repeated aliases), then validate. A refusal is an ``ExecutionResult`` with coded errors."""
+    if len(query) > limits.query:  # refused unread: parsing a long text is itself the work
+        return _error(
+            f"query text is {len(query)} characters; the limit is {limits.query} (send a smaller query)",
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            limit=limits.query,
+        )
     try:
         document = _parsed(query, limits.tokens)
     except GraphQLError as exc:

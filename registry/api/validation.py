@@ -56,7 +56,8 @@ MAX_DEPTH = 12
 MAX_COST = 250_000
 MAX_ALIASES = 30
 MAX_SELECTIONS = 2_000
-MAX_TOKENS = 20_000  # lexical tokens in one query text (a 1,000-alias request has ~ 8,000)
+MAX_QUERY = 20_000  # characters of query text, refused before parsing (the 1,000-alias request has 38,000)
+MAX_TOKENS = 5_000  # lexical tokens in one query text (a full introspection has about 400)
 LIST_SIZE = 20  # what an unpaginated list of objects is assumed to hold
 INTRO_LIST_SIZE = 8  # what a list inside introspection (fields, args, enum values, ...) is assumed to hold
 # Root fields whose resolver reads the whole registry, however small the page asked for.
@@ -71,6 +72,7 @@ class Limits:
     cost: int = MAX_COST
     aliases: int = MAX_ALIASES
     selections: int = MAX_SELECTIONS
+    query: int = MAX_QUERY
     tokens: int = MAX_TOKENS
     list_size: int = LIST_SIZE
     time: float = 10.0  # seconds of resolution per request, then TIME_LIMIT
