@@ -114,29 +114,29 @@ def test_an_unknown_token_is_audited_by_a_hash_prefix_never_the_token(city: dict
             "DEPTH_LIMIT",
             '{ element(code: "uscc") { owner { parent { parent { parent { parent { parent { parent { parent '
             "{ parent { parent { parent { parent { code } } } } } } } } } } } } } }",
-            Limits(),
+            {},
         ),
         (
             "COST_LIMIT",
             "{ departments(first: 1000) { edges { node { owns(first: 1000) { edges { node { code columns "
             "{ name } } } } } } } }",
-            Limits(),
+            {},
         ),
-        ("ALIAS_LIMIT", "{ " + " ".join(f"a{i}: me {{ role }}" for i in range(100)) + " }", Limits()),
-        ("NOT_FOUND", '{ element(code: "no_such_element") { code } }', Limits()),
-        ("FORBIDDEN", RESTRICTED, Limits()),
+        ("ALIAS_LIMIT", "{ " + " ".join(f"a{i}: me {{ role }}" for i in range(100)) + " }", {}),
+        ("NOT_FOUND", '{ element(code: "no_such_element") { code } }', {}),
+        ("FORBIDDEN", RESTRICTED, {}),
         (
             "TIME_LIMIT",
             "{ " + " ".join(f'a{i}: impact(elementCode: "uscc") {{ element }}' for i in range(200)) + " }",
-            Limits(time=0.02, aliases=10_000, cost=10**9, budget=10**12),
+            {"time": 0.02, "aliases": 10_000, "cost": 10**9, "budget": 10**12},
         ),
     ],
 )
 def test_every_refusal_kind_writes_an_audit_event(
-    city: dict[str, Any], code: str, query: str, limits: Limits
+    city: dict[str, Any], code: str, query: str, limits: dict[str, Any]
 ) -> None:
     store = city["store"]
-    with AppServer(store, limits=limits) as server:
+    with AppServer(store, limits=Limits(**limits)) as server:
         response = post(server, city["tokens"]["reader"], query)
     assert code in {e["extensions"]["code"] for e in response.json()["errors"]}, response.text[:300]
     found = [e for e in denials(store) if e["after_json"].get("code") == code]
