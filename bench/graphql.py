@@ -6,7 +6,11 @@ under uvicorn on a loopback port, and in the same run measures p50 and p95 laten
 representative queries through HTTP and of direct SQL answering the same question through
 SQLAlchemy on the same store. Prints the ratios; target: p95 of ``element(code)`` with owner,
 datasets and lineage depth 2 under 5× the direct SQL. Then a bounded concurrent load on loopback
-(a fixed number of requests from a few client threads) gives a throughput figure.
+(a fixed number of requests from a few client threads) gives a throughput figure. Then the abuse
+section: how long the worst request found (1,000 aliases of ``conflicts``) takes to be refused
+(target within 1 s), and the median latency of normal queries quiet and while three threads keep
+sending abusive requests (1,000-alias reports, 1,000 ``impact`` aliases, the deep
+``element.columns.dataset`` nest, introspection) from a reader's token (target within 1.5×).
 
     python bench/graphql.py [--elements 20000] [--iterations 100] [--load 800] [--threads 4]
 """
@@ -86,7 +90,8 @@ def write_home(root: Path, departments_: int, elements_: int, datasets_: int) ->
     per_ds = datasets_ // departments_
     for n in range(0, datasets_, 10):
         dept = n // per_ds
-        first = f"el_{dept * per:05d}"
+        # the element of the dataset's first column (declarations.write_home: ten per dataset, in turn)
+        first = f"el_{dept * per + (n * 10) % per:05d}"
         lines += [
             f"  - code: view_{n:04d}",
             f"    name: 汇总视图{n}",
@@ -190,9 +195,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return row
 
         carrying = next(ds for ds in registry.datasets.values() if ds.column_for(view_element))
+        node = f"{carrying.code}.{view_element}"
         cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
             "element(code)+owner+datasets+lineage depth 2": (
-                lambda: gql(ELEMENT_QUERY, {"code": view_element, "node": f"{carrying.code}.{view_element}"}),
+                lambda: gql(ELEMENT_QUERY, {"code": view_element, "node": node}),
                 lambda: sql_element(view_element, (carrying.code, view_element)),
             ),
             "search(text)": (
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "requests_per_s": round(args.load / elapsed, 1),
             "p95_ms": round(1000 * percentile(latencies, 0.95), 2),
         }
+        figures["abuse"] = abuse_section(port, store, element_codes, carrying.code, args.iterations)
         server.should_exit = True
         thread.join(10)
         client.close()
@@ -264,8 +271,115 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"load: {load['requests']} requests from {load['threads']} threads in {load['seconds']} s = "
             f"{load['requests_per_s']} req/s (p95 {load['p95_ms']} ms)"
         )
-        print("target: element(code) p95 ratio under 5")
+        abuse = figures["abuse"]
+        print(
+            f"abuse: the 1,000-alias report refused in {abuse['worst_refused_ms']} ms (worst of "
+            f"{abuse['worst_tries']}, {abuse['worst_code']}); normal median {abuse['quiet_median_ms']} ms "
+            f"quiet, {abuse['abused_median_ms']} ms with three abusers = {abuse['median_ratio']}x "
+            f"({abuse['abusive_sent']} abusive requests sent, codes {abuse['abusive_codes']})"
+        )
+        print("targets: element(code) p95 ratio under 5; refusal within 1 s; median ratio within 1.5")
     return figures
+
+
+def abuse_section(
+    port: int, store: Store, element_codes: list[str], dataset: str, iterations: int
+) -> dict[str, Any]:
+    """The worst request found (1,000 aliases of a whole-registry report) and how long its refusal
+    takes; then the median latency of normal queries from one token, quiet and while three other
+    threads keep sending abusive requests from a reader's token, measured in the same run."""
+    _, reader = create_token(store, department="dept_001", role="reader", actor="bench", reason="abuse")
+    _, normal_token = create_token(store, department="dept_002", role="reader", actor="bench", reason="abuse")
+    base = f"http://127.0.0.1:{port}/graphql"
+
+    def report(tag: int) -> str:  # a new text each time: no parse cache helps the server
+        return (
+            "{ " + " ".join(f"a{tag}_{i}: conflicts(first: 1) {{ totalCount }}" for i in range(1000)) + " }"
+        )
+
+    abusive = [
+        lambda tag: report(tag),
+        lambda tag: (
+            "{ "
+            + " ".join(
+                f'i{tag}_{i}: impact(elementCode: "el_00000") {{ element columns }}' for i in range(1000)
+            )
+            + " }"
+        ),
+        lambda tag: (
+            f'{{ element(code: "el_{tag % 1000:05d}") {{ columns {{ dataset {{ columns {{ element {{ '
+            "columns { dataset { columns { element { columns { dataset { code } } } } } } } } } } } }"
+        ),
+        lambda tag: (
+            f"query Q{tag} "
+            "{ __schema { types { name fields { name args { name type { name ofType "
+            "{ name ofType { name } } } } type { name ofType { name ofType { name } } } } } } }"
+        ),
+    ]
+    worst = []
+    code = None
+    with httpx.Client(headers={"Authorization": f"Bearer {reader}"}, timeout=120) as c:
+        for tag in range(5):
+            start = time.perf_counter()
+            response = c.post(base, json={"query": report(10_000 + tag)})
+            worst.append(time.perf_counter() - start)
+            errors = response.json().get("errors") or [{}]
+            code = errors[0].get("extensions", {}).get("code")
+            assert response.json().get("data") is None, "the 1,000-alias report was answered"
+
+    normal = httpx.Client(headers={"Authorization": f"Bearer {normal_token}"}, timeout=60)
+    rng = random.Random(11)
+
+    def normal_median() -> float:
+        times = []
+        for _ in range(iterations):
+            code_ = rng.choice(element_codes)
+            start = time.perf_counter()
+            response = normal.post(
+                base,
+                json={"query": ELEMENT_QUERY, "variables": {"code": code_, "node": f"{dataset}.{code_}"}},
+            )
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200 and not response.json().get("errors"), response.text[:200]
+        return statistics.median(times)
+
+    normal_median()  # warm up
+    quiet = normal_median()
+    stop = threading.Event()
+    sent: list[int] = [0, 0, 0]
+    seen: set[str] = set()
+
+    def abuser(k: int) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {reader}"}, timeout=120) as c:
+            tag = 0
+            while not stop.is_set():
+                tag += 1
+                make = abusive[(k + tag) % len(abusive)]
+                response = c.post(base, json={"query": make(k * 1_000_000 + tag)})
+                for e in response.json().get("errors") or []:
+                    seen.add(str(e.get("extensions", {}).get("code")))
+                sent[k] += 1
+
+    threads = [threading.Thread(target=abuser, args=(k,), daemon=True) for k in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    abused = normal_median()
+    stop.set()
+    for t in threads:
+        t.join(120)
+    normal.close()
+    return {
+        "worst_refused_ms": round(1000 * max(worst), 1),
+        "worst_median_ms": round(1000 * statistics.median(worst), 1),
+        "worst_tries": len(worst),
+        "worst_code": code,
+        "quiet_median_ms": round(1000 * quiet, 2),
+        "abused_median_ms": round(1000 * abused, 2),
+        "median_ratio": round(abused / quiet, 2),
+        "abusive_sent": sum(sent),
+        "abusive_codes": sorted(seen),
+    }
 
 
 def _sql_search(store: Store, text: str) -> object:
