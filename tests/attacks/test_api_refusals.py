@@ -135,6 +135,8 @@ def test_an_unknown_token_is_audited_by_a_hash_prefix_never_the_token(city: dict
 def test_every_refusal_kind_writes_an_audit_event(
     city: dict[str, Any], code: str, query: str, limits: dict[str, Any]
 ) -> None:
+    """Each refusal's event names its code. (FORBIDDEN was audited before too: that case is a
+    control, failing on the old code only because its event did not say which code it was.)"""
     store = city["store"]
     with AppServer(store, limits=Limits(**limits)) as server:
         response = post(server, city["tokens"]["reader"], query)
