@@ -11,6 +11,7 @@ request, field and entity, and aggregated across requests by the server's ``Deni
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -134,6 +135,8 @@ class RequestContext:
                     what,
                     message,
                     details,
+                    # distinct reasons stay distinct events (a flood of them is capped per caller)
+                    hashlib.sha256(message.encode("utf-8")).hexdigest()[:16],
                 )
                 for (kind, code, what), message in self.denials.items()
             ]

@@ -46,10 +46,11 @@ class Denial:
     field: str
     reason: str
     details: tuple[tuple[str, str], ...] = ()
+    variant: str = ""  # set where the reason itself tells denials apart (a mutation's rule findings)
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        return (self.who, self.code, self.entity_kind, self.entity_code, self.field)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.who, self.code, self.entity_kind, self.entity_code, self.field, self.variant)
 
 
 @dataclass
