@@ -325,6 +325,7 @@ ABUSIVE: list[Callable[[int], str]] = [
 def abuse_client(url: str, token: str, k: int, stop_file: str) -> None:
     """One abuser: sends the abusive requests in turn, back to back, until ``stop_file`` exists."""
     sent, seen = 0, set()
+    print("ready", flush=True)
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
         while not Path(stop_file).exists():
             sent += 1
@@ -388,7 +389,9 @@ def abuse_section(
         )
         for k in range(3)
     ]
-    time.sleep(2.0)  # let them start sending
+    for proc in abusers:  # each says when it starts sending (after its imports)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
     abused = normal_median()
     stop_file.write_text("stop")
     sent, seen = 0, set()
