@@ -6,7 +6,11 @@ under uvicorn on a loopback port, and in the same run measures p50 and p95 laten
 representative queries through HTTP and of direct SQL answering the same question through
 SQLAlchemy on the same store. Prints the ratios; target: p95 of ``element(code)`` with owner,
 datasets and lineage depth 2 under 5× the direct SQL. Then a bounded concurrent load on loopback
-(a fixed number of requests from a few client threads) gives a throughput figure.
+(a fixed number of requests from a few client threads) gives a throughput figure. Then the abuse
+section: how long the worst request found (1,000 aliases of ``conflicts``) takes to be refused
+(target within 1 s), and the median latency of normal queries quiet and while three threads keep
+sending abusive requests (1,000-alias reports, 1,000 ``impact`` aliases, the deep
+``element.columns.dataset`` nest, introspection) from a reader's token (target within 1.5×).
 
     python bench/graphql.py [--elements 20000] [--iterations 100] [--load 800] [--threads 4]
 """
@@ -18,6 +22,7 @@ import json
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +39,10 @@ from sqlalchemy import select
 # This file's name would shadow the graphql-core package: replace the script's folder on the path.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from graphql import get_introspection_query  # noqa: E402
+
 from registry.api.app import create_app  # noqa: E402
+from registry.api.schema import Limits  # noqa: E402
 from registry.load import load_valid_home  # noqa: E402
 from registry.store import Store  # noqa: E402
 from registry.store.apply import apply_registry  # noqa: E402
@@ -86,7 +94,8 @@ def write_home(root: Path, departments_: int, elements_: int, datasets_: int) ->
     per_ds = datasets_ // departments_
     for n in range(0, datasets_, 10):
         dept = n // per_ds
-        first = f"el_{dept * per:05d}"
+        # the element of the dataset's first column (declarations.write_home: ten per dataset, in turn)
+        first = f"el_{dept * per + (n * 10) % per:05d}"
         lines += [
             f"  - code: view_{n:04d}",
             f"    name: 汇总视图{n}",
@@ -101,6 +110,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_server(app: Any) -> tuple[int, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return port, server, thread
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -129,7 +148,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--load", type=int, default=800, help="requests in the concurrent load")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--abuse-client", nargs=4, metavar=("URL", "TOKEN", "K", "STOP"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.abuse_client:
+        url, abuser_token, k, stop = args.abuse_client
+        abuse_client(url, abuser_token, int(k), stop)
+        return {}
     rng = random.Random(7)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,14 +167,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _, token = create_token(
             store, department="dept_000", role="center-admin", actor="bench", reason="bench"
         )
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="error")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
+        # The latency cases and the load send thousands of requests from one token in seconds: the
+        # per-token cost budget (what paces a burst) is raised for them; the abuse section below
+        # runs a second server, on the same store, with every default limit.
+        port, server, thread = start_server(create_app(store, limits=Limits(budget=10**12)))
         client = httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=60
         )
@@ -190,9 +212,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return row
 
         carrying = next(ds for ds in registry.datasets.values() if ds.column_for(view_element))
+        node = f"{carrying.code}.{view_element}"
         cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
             "element(code)+owner+datasets+lineage depth 2": (
-                lambda: gql(ELEMENT_QUERY, {"code": view_element, "node": f"{carrying.code}.{view_element}"}),
+                lambda: gql(ELEMENT_QUERY, {"code": view_element, "node": node}),
                 lambda: sql_element(view_element, (carrying.code, view_element)),
             ),
             "search(text)": (
@@ -240,6 +263,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
         server.should_exit = True
         thread.join(10)
+        port, server, thread = start_server(create_app(store))
+        figures["abuse"] = abuse_section(port, store, element_codes, carrying.code, args.iterations)
+        server.should_exit = True
+        thread.join(10)
         client.close()
         store.dispose()
 
@@ -264,8 +291,127 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"load: {load['requests']} requests from {load['threads']} threads in {load['seconds']} s = "
             f"{load['requests_per_s']} req/s (p95 {load['p95_ms']} ms)"
         )
-        print("target: element(code) p95 ratio under 5")
+        abuse = figures["abuse"]
+        print(
+            f"abuse: the 1,000-alias report refused in {abuse['worst_refused_ms']} ms (worst of "
+            f"{abuse['worst_tries']}, {abuse['worst_code']}); normal median {abuse['quiet_median_ms']} ms "
+            f"quiet, {abuse['abused_median_ms']} ms with three abusers = {abuse['median_ratio']}x "
+            f"({abuse['abusive_sent']} abusive requests sent, codes {abuse['abusive_codes']})"
+        )
+        print("targets: element(code) p95 ratio under 5; refusal within 1 s; median ratio within 1.5")
     return figures
+
+
+def abusive_report(tag: int) -> str:
+    """The worst request found: 1,000 aliases of a whole-registry report (a new text each time)."""
+    return "{ " + " ".join(f"a{tag}_{i}: conflicts(first: 1) {{ totalCount }}" for i in range(1000)) + " }"
+
+
+ABUSIVE: list[Callable[[int], str]] = [
+    abusive_report,
+    lambda tag: (
+        "{ "
+        + " ".join(f'i{tag}_{i}: impact(elementCode: "el_00000") {{ element columns }}' for i in range(1000))
+        + " }"
+    ),
+    lambda tag: (
+        f'{{ element(code: "el_{tag % 1000:05d}") {{ columns {{ dataset {{ columns {{ element {{ '
+        "columns { dataset { columns { element { columns { dataset { code } } } } } } } } } } } }"
+    ),
+    lambda tag: get_introspection_query(descriptions=True),
+]
+
+
+def abuse_client(url: str, token: str, k: int, stop_file: str) -> None:
+    """One abuser: sends the abusive requests in turn, back to back, until ``stop_file`` exists."""
+    sent, seen = 0, set()
+    print("ready", flush=True)
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+        while not Path(stop_file).exists():
+            sent += 1
+            response = c.post(url, json={"query": ABUSIVE[(k + sent) % len(ABUSIVE)](k * 1_000_000 + sent)})
+            for e in response.json().get("errors") or []:
+                seen.add(str(e.get("extensions", {}).get("code")))
+    print(json.dumps({"sent": sent, "codes": sorted(seen)}))
+
+
+def abuse_section(
+    port: int, store: Store, element_codes: list[str], dataset: str, iterations: int
+) -> dict[str, Any]:
+    """The worst request found (1,000 aliases of a whole-registry report) and how long its refusal
+    takes; then the median latency of normal queries from one token, quiet and while three other
+    threads keep sending abusive requests from a reader's token, measured in the same run."""
+    _, reader = create_token(store, department="dept_001", role="reader", actor="bench", reason="abuse")
+    _, normal_token = create_token(store, department="dept_002", role="reader", actor="bench", reason="abuse")
+    base = f"http://127.0.0.1:{port}/graphql"
+
+    def report(tag: int) -> str:  # a new text each time: no parse cache helps the server
+        return (
+            "{ " + " ".join(f"a{tag}_{i}: conflicts(first: 1) {{ totalCount }}" for i in range(1000)) + " }"
+        )
+
+    worst = []
+    code = None
+    with httpx.Client(headers={"Authorization": f"Bearer {reader}"}, timeout=120) as c:
+        for tag in range(5):
+            start = time.perf_counter()
+            response = c.post(base, json={"query": abusive_report(10_000 + tag)})
+            worst.append(time.perf_counter() - start)
+            errors = response.json().get("errors") or [{}]
+            code = errors[0].get("extensions", {}).get("code")
+            assert response.json().get("data") is None, "the 1,000-alias report was answered"
+
+    normal = httpx.Client(headers={"Authorization": f"Bearer {normal_token}"}, timeout=60)
+    rng = random.Random(11)
+
+    def normal_median() -> float:
+        times = []
+        for _ in range(iterations):
+            code_ = rng.choice(element_codes)
+            start = time.perf_counter()
+            response = normal.post(
+                base,
+                json={"query": ELEMENT_QUERY, "variables": {"code": code_, "node": f"{dataset}.{code_}"}},
+            )
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200 and not response.json().get("errors"), response.text[:200]
+        return statistics.median(times)
+
+    normal_median()  # warm up
+    quiet = normal_median()
+    # three abusers in their own processes (their client work must not take this process's GIL)
+    stop_file = Path(tempfile.mkdtemp()) / "stop"
+    abusers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--abuse-client", base, reader, str(k), str(stop_file)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(3)
+    ]
+    for proc in abusers:  # each says when it starts sending (after its imports)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    abused = normal_median()
+    stop_file.write_text("stop")
+    sent, seen = 0, set()
+    for proc in abusers:
+        out, _ = proc.communicate(timeout=300)
+        got = json.loads(out.strip().splitlines()[-1])
+        sent += got["sent"]
+        seen |= set(got["codes"])
+    normal.close()
+    return {
+        "worst_refused_ms": round(1000 * max(worst), 1),
+        "worst_median_ms": round(1000 * statistics.median(worst), 1),
+        "worst_tries": len(worst),
+        "worst_code": code,
+        "quiet_median_ms": round(1000 * quiet, 2),
+        "abused_median_ms": round(1000 * abused, 2),
+        "median_ratio": round(abused / quiet, 2),
+        "abusive_sent": sent,
+        "abusive_codes": sorted(seen),
+    }
 
 
 def _sql_search(store: Store, text: str) -> object:

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from registry import cli
+from registry.api.validation import Limits as _Limits
 from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
 from registry.errors import StoreError
 from registry.store.audit import require_audit_key
@@ -27,6 +28,7 @@ ActorOpt = Annotated[
     str | None,
     typer.Option("--actor", envvar="GOVREG_ACTOR", help="Who does this (audit; default: the OS user)."),
 ]
+_LIMITS = _Limits()
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
 
 
@@ -50,6 +52,34 @@ def serve(
             "64 KB of request line and headers.",
         ),
     ] = "auto",
+    max_cost: Annotated[int, typer.Option(help="Most work one request may cost (then COST_LIMIT).")] = (
+        _LIMITS.cost
+    ),
+    max_depth: Annotated[int, typer.Option(help="Deepest nesting (then DEPTH_LIMIT).")] = _LIMITS.depth,
+    max_aliases: Annotated[
+        int, typer.Option(help="Aliases in one request (then ALIAS_LIMIT).")
+    ] = _LIMITS.aliases,
+    max_selections: Annotated[
+        int, typer.Option(help="Field selections in one request, fragments expanded (then ALIAS_LIMIT).")
+    ] = _LIMITS.selections,
+    max_query: Annotated[
+        int, typer.Option(help="Characters of query text, refused unparsed beyond (then PAYLOAD_TOO_LARGE).")
+    ] = _LIMITS.query,
+    time_budget: Annotated[
+        float, typer.Option(help="Seconds one request may resolve for (then TIME_LIMIT).")
+    ] = _LIMITS.time,
+    heavy_cost: Annotated[
+        int, typer.Option(help="Cost from which a request counts as heavy.")
+    ] = _LIMITS.heavy_cost,
+    heavy_per_token: Annotated[
+        int, typer.Option(help="Heavy requests one token may have in flight (then HTTP 429).")
+    ] = _LIMITS.heavy_per_token,
+    cost_budget: Annotated[
+        int, typer.Option(help="Cost one token may spend per minute, refilled continuously (then 429).")
+    ] = _LIMITS.budget,
+    deny_window: Annotated[
+        float, typer.Option(help="Seconds over which identical denials are aggregated in the audit log.")
+    ] = _LIMITS.deny_window,
 ) -> None:
     """Serve the GraphQL catalog: /graphql (GraphiQL in a browser) and /healthz."""
     import uvicorn
@@ -61,6 +91,20 @@ def serve(
         protocol = http_protocol(http, MAX_HEADER_BYTES)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--http") from None
+    from registry.api.validation import Limits
+
+    limits = Limits(
+        depth=max_depth,
+        cost=max_cost,
+        aliases=max_aliases,
+        selections=max_selections,
+        query=max_query,
+        time=time_budget,
+        heavy_cost=heavy_cost,
+        heavy_per_token=heavy_per_token,
+        budget=cost_budget,
+        deny_window=deny_window,
+    )
     db = _open_store(store)
     api_log = logging.getLogger("govreg.api")  # INTERNAL errors' details, by request id: here only
     if not api_log.handlers:
@@ -74,7 +118,7 @@ def serve(
         err.print(f"[red]{_coded(exc)}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     config = uvicorn.Config(
-        create_app(db, max_body=max_body),
+        create_app(db, max_body=max_body, limits=limits),
         host=host,
         port=port,
         http=protocol,

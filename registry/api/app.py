@@ -2,8 +2,13 @@
 
 Requests are authenticated with ``Authorization: Bearer <token>`` (401 without a valid one).
 Each request runs in a worker thread with one read connection to the metadata store; the body
-is refused over ``max_body`` bytes (413). What an error may say, and the sizes refused before any
-work (headers, JSON nesting, argument lengths), is :mod:`registry.api.guards`.
+is refused over ``max_body`` bytes (413). Each request is measured before it runs (aliases,
+selections, depth, cost: ``validation.py``), charged to its token's cost budget, limited in heavy
+requests in flight per token (429) and stopped at its time budget (``TIME_LIMIT``). Every
+refusal, a missing, unknown or revoked token included, is an ``access_denied`` audit event,
+identical ones aggregated (``pacing.DenialLog``), flushed on shutdown. What an error may say, and
+the sizes refused before any work (headers, JSON nesting, argument lengths), is
+:mod:`registry.api.guards`.
 
 GraphiQL's scripts and styles are vendored in ``static/graphiql`` and served, without a token, from
 ``/graphiql-static/<name>``; the page needs no CDN. Opening ``/graphql#token=<token>`` fills the
@@ -13,12 +18,18 @@ or its logs, and the page drops it from the address bar).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import gzip
 import json
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from graphql import ExecutionResult, GraphQLError
+from sqlalchemy import Connection, func, select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -29,8 +40,10 @@ from starlette.routing import Route
 from registry.api import guards
 from registry.api.context import RegistryCache, RequestContext
 from registry.api.errors import ErrorCode, error_json
-from registry.api.schema import Limits, run
+from registry.api.pacing import Budget, Denial, DenialLog, InFlight, presented
+from registry.api.schema import Limits, Prepared, execute_prepared, prepare
 from registry.store.db import Store
+from registry.store.schema import changes, datasets, elements
 from registry.store.tokens import touch_token, verify_token
 
 MAX_BODY = 256 * 1024
@@ -97,27 +110,151 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+AUDITED = frozenset(
+    str(c)
+    for c in (
+        ErrorCode.NOT_FOUND,
+        ErrorCode.DEPTH_LIMIT,
+        ErrorCode.COST_LIMIT,
+        ErrorCode.ALIAS_LIMIT,
+        ErrorCode.TIME_LIMIT,
+        ErrorCode.TOO_MANY_REQUESTS,
+        ErrorCode.RATE_LIMIT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+    )
+)  # FORBIDDEN is audited by the resolver that refuses (RequestContext.deny)
+
+
+class _Sizes:
+    """Elements plus datasets in the store (what a whole-registry report reads), per change."""
+
+    def __init__(self) -> None:
+        self._key: Any = object()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection) -> int:
+        key = conn.execute(select(func.max(changes.c.id))).scalar()
+        with self._lock:
+            if key == self._key:
+                return self._size
+        size = sum(
+            int(conn.execute(select(func.count()).select_from(t)).scalar() or 0) for t in (elements, datasets)
+        )
+        with self._lock:
+            self._key, self._size = key, size
+        return size
+
+
+def _refusals(errors: list[Any], who: str, actor: str, details: tuple[tuple[str, str], ...]) -> list[Denial]:
+    """The audited refusals among a result's errors (one per code, entity and field)."""
+    out: dict[tuple[str, ...], Denial] = {}
+    for error in errors:
+        ext = error.extensions or {}
+        code = str(ext.get("code", ""))
+        if code not in AUDITED:
+            continue
+        kind, _, entity = str(ext.get("entity") or "api:graphql").partition(":")
+        path = getattr(error, "path", None) or ()
+        where = str(ext.get("field") or (path[0] if path else "request"))
+        denial = Denial(who, actor, code, kind, entity or "graphql", where, error.message[:2000], details)
+        out.setdefault(denial.key, denial)
+    return list(out.values())
+
+
 def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limits()) -> Starlette:
+    """The app. ``limits`` bounds each request (cost, aliases, depth, time) and paces each token
+    (cost budget, heavy requests in flight); see ``registry.api.validation.Limits``."""
     registries = RegistryCache(store)
+    denial_log = DenialLog(store, window=limits.deny_window)
+    budget = Budget(limits.budget)
+    heavy = InFlight(limits.heavy_per_token)
+    sizes = _Sizes()
+
+    def refused_token(token_text: str, address: str) -> tuple[int, dict[str, Any]]:
+        with store.read() as conn:
+            who, actor, why = presented(conn, token_text, address)
+        denial_log.record(
+            [Denial(who, actor, str(ErrorCode.UNAUTHENTICATED), "api", "authentication", "bearer", why)]
+        )
+        return 401, error_json(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
 
     def execute(
-        token_text: str, params: dict[str, Any], read_only: bool, rid: str
-    ) -> tuple[int, dict[str, Any]]:
+        token_text: str, params: dict[str, Any], read_only: bool, address: str, rid: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        headers: dict[str, str] = {}
+        status = 200
         with store.read() as conn:
             token = verify_token(store, token_text, conn)
             if token is None:
-                return 401, error_json(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
-            context = RequestContext(store=store, conn=conn, token=token, registries=registries)
-            result = run(
-                context,
+                conn.rollback()
+                return (*refused_token(token_text, address), headers)
+            who = f"token:{token.id}"
+            details = (("department", token.department), ("role", token.role))
+            prepared = prepare(
                 params["query"],
                 params.get("variables"),
                 params.get("operationName"),
                 read_only=read_only,
                 limits=limits,
+                report_size=lambda: sizes.get(conn),
             )
+            if isinstance(prepared, Prepared):
+                wait = budget.take(who, prepared.cost)
+                entered = False
+                if wait:
+                    status, headers = 429, {"Retry-After": str(max(1, round(wait)))}
+                    result = _coded(
+                        ErrorCode.RATE_LIMIT,
+                        f"this token has spent its cost budget ({limits.budget} a minute); this request "
+                        f"costs {prepared.cost}: retry in {wait:.1f} s",
+                        retryAfter=round(wait, 1),
+                        cost=prepared.cost,
+                    )
+                elif prepared.cost >= limits.heavy_cost and not (entered := heavy.enter(who)):
+                    status, headers = 429, {"Retry-After": "1"}
+                    result = _coded(
+                        ErrorCode.TOO_MANY_REQUESTS,
+                        f"this token already has {limits.heavy_per_token} heavy requests (cost "
+                        f"{limits.heavy_cost} or more) in flight; wait for one to finish",
+                        cost=prepared.cost,
+                    )
+                else:
+                    try:
+                        context = RequestContext(
+                            store=store, conn=conn, token=token, registries=registries, denial_log=denial_log
+                        )
+                        result = execute_prepared(
+                            context,
+                            prepared,
+                            params.get("variables"),
+                            params.get("operationName"),
+                            limits=limits,
+                        )
+                    finally:
+                        if entered:
+                            heavy.leave(who)
+            else:
+                result = prepared
+        if result.errors:
+            denial_log.record(_refusals(result.errors, who, token.actor, details))
         touch_token(store, token)
-        return guards.public_result(result, rid, store.url)
+        shown_status, body = guards.public_result(result, rid, store.url)  # coded, nothing internal
+        return (status if status != 200 else shown_status), body, headers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def flush_closed_windows() -> None:
+            while True:
+                await asyncio.sleep(max(0.05, min(limits.deny_window / 4, 5.0)))
+                await run_in_threadpool(denial_log.flush)
+
+        task = asyncio.create_task(flush_closed_windows())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await run_in_threadpool(denial_log.flush, True)
 
     async def graphql(request: Request) -> Response:
         if (
@@ -126,24 +263,41 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
             and not request.query_params
         ):
             return HTMLResponse(GRAPHIQL)
+        address = request.client.host if request.client else "unknown"
         auth = request.headers.get("authorization", "")
         scheme, _, token_text = auth.partition(" ")
         if scheme.lower() != "bearer" or not token_text.strip():
-            return _json(401, error_json(ErrorCode.UNAUTHENTICATED, "a bearer token is required"))
+            status, body = await run_in_threadpool(refused_token, "", address)
+            return _json(status, error_json(ErrorCode.UNAUTHENTICATED, "a bearer token is required"))
         try:
             params = await _params(request, max_body)
         except _TooLarge:
-            return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, f"request body over {max_body} bytes"))
+            message = f"request body over {max_body} bytes"
+            await run_in_threadpool(
+                denial_log.record,
+                [
+                    Denial(
+                        f"addr:{address}",
+                        f"anonymous@{address}",
+                        str(ErrorCode.PAYLOAD_TOO_LARGE),
+                        "api",
+                        "graphql",
+                        "body",
+                        message,
+                    )
+                ],
+            )
+            return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, message))
         except ValueError as exc:
             return _json(400, error_json(ErrorCode.INVALID, str(exc)))
         rid = guards.request_id()
         try:
-            status, body = await run_in_threadpool(
-                execute, token_text.strip(), params, request.method == "GET", rid
+            status, body, headers = await run_in_threadpool(
+                execute, token_text.strip(), params, request.method == "GET", address, rid
             )
         except Exception as exc:  # coded (INTERNAL or BUSY); the details go to the server log only
-            status, body = guards.failure(exc, rid, store.url)
-        return _json(status, body)
+            (status, body), headers = guards.failure(exc, rid, store.url), {}
+        return _json(status, body, headers)
 
     async def healthz(request: Request) -> Response:
         version = await run_in_threadpool(store.schema_version)
@@ -167,13 +321,14 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
         return Response(body, media_type=media_type, headers=headers)
 
     return Starlette(
+        lifespan=lifespan,
+        middleware=[Middleware(guards.HeaderLimit)],
+        exception_handlers={Exception: guards.exception_handler(store.url)},
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphiql-static/{name}", graphiql_static, methods=["GET"]),
         ],
-        middleware=[Middleware(guards.HeaderLimit)],
-        exception_handlers={Exception: guards.exception_handler(store.url)},
     )
 
 
@@ -183,8 +338,14 @@ def _static_gzip(name: str) -> bytes:
     return (STATIC / f"{name}.gz").read_bytes()
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return guards.json_response(status, body)  # WWW-Authenticate on 401, Retry-After on 503
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = guards.json_response(status, body)  # WWW-Authenticate on 401, Retry-After on 503
+    response.headers.update(headers or {})
+    return response
+
+
+def _coded(code: ErrorCode, message: str, **details: Any) -> ExecutionResult:
+    return ExecutionResult(None, [GraphQLError(message, extensions={"code": str(code), **details})])
 
 
 async def _params(request: Request, limit: int) -> dict[str, Any]:

@@ -3,12 +3,13 @@ visibility (``registry.api.visibility``) that decides what the asker may see.
 
 What is restricted, and for whom, is decided in ``registry.api.visibility`` alone. A denial is a
 ``FORBIDDEN`` error on that field (the rest of the answer stands) and an ``access_denied`` audit
-event, written once per request, field and entity.
+event, written once per request, field and entity, and aggregated across requests by the server's
+``DenialLog``.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -18,9 +19,9 @@ from sqlalchemy import Connection, func, select
 
 from registry.api.errors import ApiError, ErrorCode
 from registry.api.loaders import Loaders
+from registry.api.pacing import Denial, DenialLog
 from registry.api.visibility import CENTER_ADMIN, Visibility
 from registry.home import Registry
-from registry.store import audit
 from registry.store.db import Store
 from registry.store.rows import registry_from_specs
 from registry.store.schema import changes
@@ -69,6 +70,7 @@ class RequestContext:
     registries: RegistryCache
     today: date = field(default_factory=date.today)
     denials: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    denial_log: DenialLog | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -101,24 +103,29 @@ class RequestContext:
         self.__dict__.pop("visibility", None)
 
     def flush_denials(self) -> int:
-        """Write this request's denials as audit events (one transaction)."""
+        """Audit this request's denials: through the server's ``DenialLog`` (identical repeats
+        aggregated), or, without one, one event each in one transaction."""
         if not self.denials:
             return 0
-        events = [
-            audit.NewEvent(
-                "access_denied",
-                kind,
-                code,
-                None,
-                json.dumps(
-                    {"field": what, "department": self.token.department, "role": self.token.role},
-                    ensure_ascii=False,
-                ),
-            )
-            for (kind, code, what) in self.denials
-        ]
-        reason = "; ".join(sorted(set(self.denials.values())))[:2000]
-        with self.store.write() as conn:
-            written = audit.append_events(conn, events, actor=self.token.actor, reason=reason, change_id=None)
+        if self.denial_log is None:
+            self.denial_log = DenialLog(self.store, window=0.0)
+        details = (("department", self.token.department), ("role", self.token.role))
+        written = self.denial_log.record(
+            [
+                Denial(
+                    f"token:{self.token.id}",
+                    self.token.actor,
+                    str(ErrorCode.FORBIDDEN),
+                    kind,
+                    code,
+                    what,
+                    message,
+                    details,
+                    # distinct reasons stay distinct events (a flood of them is capped per caller)
+                    hashlib.sha256(message.encode("utf-8")).hexdigest()[:16],
+                )
+                for (kind, code, what), message in self.denials.items()
+            ]
+        )
         self.denials.clear()
         return written

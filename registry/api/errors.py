@@ -2,13 +2,17 @@
 
 | code | meaning |
 | --- | --- |
-| ``UNAUTHENTICATED`` | no bearer token, or an unknown or revoked one (HTTP 401) |
+| ``UNAUTHENTICATED`` | no bearer token, or an unknown or revoked one (HTTP 401, audited) |
 | ``FORBIDDEN`` | the token's department or role may not see or do this (audited) |
-| ``NOT_FOUND`` | no entity with that code |
+| ``NOT_FOUND`` | no entity with that code (audited) |
 | ``INVALID`` | a well-formed request the rules refuse (bad cursor, not-shared element, ...) |
-| ``DEPTH_LIMIT`` | the query nests deeper than the server allows |
-| ``COST_LIMIT`` | the query could return more nodes than the server allows |
-| ``PAYLOAD_TOO_LARGE`` | the request body is over the size limit (HTTP 413) |
+| ``DEPTH_LIMIT`` | the query nests deeper than the server allows (audited) |
+| ``COST_LIMIT`` | the query could cause more work than the server allows (audited) |
+| ``ALIAS_LIMIT`` | the query uses more aliases or field selections than the server allows (audited) |
+| ``TIME_LIMIT`` | the request ran past its time budget and was stopped; no data is returned (audited) |
+| ``TOO_MANY_REQUESTS`` | this token has the allowed number of heavy requests in flight (HTTP 429, audited) |
+| ``RATE_LIMIT`` | this token spent its cost budget; retry after ``retryAfter`` s (HTTP 429, audited) |
+| ``PAYLOAD_TOO_LARGE`` | the request body (HTTP 413) or its query text is over the size limit (audited) |
 | ``INPUT_TOO_LONG`` | a string argument is over its length limit (``search(text:)`` 200, others 10,000) |
 | ``HEADERS_TOO_LARGE`` | the request line and headers are over 64 KB (HTTP 431) |
 | ``BUSY`` | a write waited its bounded time for the write lock; nothing written (HTTP 503, Retry-After) |
@@ -29,6 +33,10 @@ class ErrorCode(StrEnum):
     INVALID = "INVALID"
     DEPTH_LIMIT = "DEPTH_LIMIT"
     COST_LIMIT = "COST_LIMIT"
+    ALIAS_LIMIT = "ALIAS_LIMIT"
+    TIME_LIMIT = "TIME_LIMIT"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    RATE_LIMIT = "RATE_LIMIT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     INPUT_TOO_LONG = "INPUT_TOO_LONG"
     HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"

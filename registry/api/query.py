@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import graphene
@@ -58,7 +59,7 @@ def _like(text: str) -> str:
 def _one(info: Any, loader: Any, kind: str, code: str) -> Any:
     row = loader.load(code)
     if row is None:
-        raise ApiError(ErrorCode.NOT_FOUND, f"no {kind} {code!r}")
+        raise ApiError(ErrorCode.NOT_FOUND, f"no {kind} {code!r}", entity=f"{kind}:{code}")
     return row
 
 
@@ -187,6 +188,22 @@ def _flows(info: Any) -> list[dict[str, Any]]:
     out = [{**v, "sharing_types": sorted(v.pop("types"))} for _, v in sorted(merged.items())]
     info.context.loaders.department.want(c for f in out for c in (f["provider_code"], f["consumer_code"]))
     return out
+
+
+_CONFLICTS: list[Any] = [None, None, ()]  # registry, day, findings: the last report, computed once
+_CONFLICTS_LOCK = threading.Lock()
+
+
+def _conflicts_of(registry: Any, today: Any, compute: Any) -> tuple[Any, ...]:
+    """The conflicts report of ``registry`` today, computed once per registry (every rule runs:
+    it is the costliest resolver, and a request asking it again must not run them again)."""
+    with _CONFLICTS_LOCK:
+        if _CONFLICTS[0] is registry and _CONFLICTS[1] == today:
+            return tuple(_CONFLICTS[2])
+    found = tuple(compute(registry, today))
+    with _CONFLICTS_LOCK:
+        _CONFLICTS[:] = [registry, today, found]
+    return found
 
 
 class Query(graphene.ObjectType):
@@ -366,7 +383,9 @@ class Query(graphene.ObjectType):
         registry = info.context.registries.get(info.context.conn)
         result = impact(registry, read_edges(info.context.store), element_code, depth=depth)
         if result is None:
-            raise ApiError(ErrorCode.NOT_FOUND, f"no element {element_code!r}")
+            raise ApiError(
+                ErrorCode.NOT_FOUND, f"no element {element_code!r}", entity=f"element:{element_code}"
+            )
         return result
 
     @staticmethod
@@ -396,7 +415,7 @@ class Query(graphene.ObjectType):
                 "location": str(p.location),
                 "hint": p.hint,
             }
-            for p in conflicts(registry, info.context.today)
+            for p in _conflicts_of(registry, info.context.today, conflicts)
         ]
         return list_page(ConflictConnection, items, first, after)
 
