@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
 from registry.store import signing
 from registry.store.db import KEY_INFO
@@ -271,10 +271,8 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(conn: Connection, batch: int = 5000) -> ChainReport:
-    """Recompute every hash and link; report each break with its sequence number."""
-    problems: list[str] = []
-    expected_seq, prev, count = 1, GENESIS, 0
+def ordered_events(conn: Connection, batch: int = 5000) -> Iterator[RowMapping]:
+    """Every audit event in sequence order, read ``batch`` at a time."""
     last_seq = 0
     while True:
         rows = (
@@ -288,20 +286,37 @@ def verify_chain(conn: Connection, batch: int = 5000) -> ChainReport:
             .all()
         )
         if not rows:
-            break
-        for row in rows:
-            count += 1
-            if row["seq"] != expected_seq:
-                problems.append(
-                    f"event {expected_seq}–{row['seq'] - 1} missing (deleted?)"
-                    if row["seq"] > expected_seq
-                    else f"event {row['seq']} out of order"
-                )
-            if row["prev_hash"] != prev:
-                problems.append(f"event {row['seq']}: link to the previous event is broken")
-            if event_hash(dict(row)) != row["hash"]:
-                problems.append(f"event {row['seq']}: content does not match its hash (edited?)")
-            prev, expected_seq, last_seq = row["hash"], row["seq"] + 1, row["seq"]
+            return
+        yield from rows
+        last_seq = rows[-1]["seq"]
+
+
+def link_problems(row: RowMapping, expected_seq: int, prev: str) -> list[str]:
+    """What is wrong with ``row`` as the event after ``prev`` at ``expected_seq`` in the chain."""
+    seq = row["seq"]
+    problems = []
+    if seq != expected_seq:
+        problems.append(
+            f"event {expected_seq}–{seq - 1} missing (deleted?)"
+            if seq > expected_seq
+            else f"event {seq} out of order"
+        )
+    if row["prev_hash"] != prev:
+        problems.append(f"event {seq}: link to the previous event is broken")
+    if event_hash(dict(row)) != row["hash"]:
+        problems.append(f"event {seq}: content does not match its hash (edited?)")
+    return problems
+
+
+def verify_chain(conn: Connection, batch: int = 5000) -> ChainReport:
+    """Recompute every hash and link; report each break with its sequence number."""
+    problems: list[str] = []
+    expected_seq, prev, count = 1, GENESIS, 0
+    last_seq = 0
+    for row in ordered_events(conn, batch):
+        count += 1
+        problems.extend(link_problems(row, expected_seq, prev))
+        prev, expected_seq, last_seq = row["hash"], row["seq"] + 1, row["seq"]
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     if head is None and count:
         problems.append("audit head is missing")
@@ -414,88 +429,65 @@ def verify_audit(
     chain: list[str] = []
     replay: list[str] = []
     states: list[str] = []
-    while True:
-        rows = (
-            conn.execute(
-                select(audit_events)
-                .where(audit_events.c.seq > last_seq)
-                .order_by(audit_events.c.seq)
-                .limit(batch)
-            )
-            .mappings()
-            .all()
-        )
-        if not rows:
-            break
-        for row in rows:
-            seq = row["seq"]
-            report.events += 1
-            if seq != expected_seq:
-                chain.append(
-                    f"event {expected_seq}–{seq - 1} missing (deleted?)"
-                    if seq > expected_seq
-                    else f"event {seq} out of order"
+    for row in ordered_events(conn, batch):
+        seq = row["seq"]
+        report.events += 1
+        chain.extend(link_problems(row, expected_seq, prev))
+        prev, expected_seq, last_seq = row["hash"], seq + 1, seq
+        if _is_entity_change(row):
+            section = SECTION_OF_KIND[row["entity_kind"]]
+            key = (section, row["entity_code"])
+            had = state.get(key)
+            if row["action"] == "create" and had is not None:
+                replay.append(
+                    f"event {seq}: creates {row['entity_kind']} {key[1]}, which the log already holds"
                 )
-            if row["prev_hash"] != prev:
-                chain.append(f"event {seq}: link to the previous event is broken")
-            if event_hash(dict(row)) != row["hash"]:
-                chain.append(f"event {seq}: content does not match its hash (edited?)")
-            prev, expected_seq, last_seq = row["hash"], seq + 1, seq
-            if _is_entity_change(row):
-                section = SECTION_OF_KIND[row["entity_kind"]]
-                key = (section, row["entity_code"])
-                had = state.get(key)
-                if row["action"] == "create" and had is not None:
+            elif row["action"] != "create" and (had is None or had[0] != row["before"]):
+                replay.append(
+                    f"event {seq}: {row['action']} {row['entity_kind']} {key[1]} starts from a state "
+                    "the log does not hold (its before differs)"
+                )
+            if row["after"] is None:
+                state.pop(key, None)
+                leaves.pop(key, None)
+            else:
+                state[key] = (row["after"], row["change_id"], row["ts"])
+                try:
+                    leaves[key] = _leaf(
+                        *expected_rows(section, key[1], row["after"], row["change_id"], row["ts"])
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
                     replay.append(
-                        f"event {seq}: creates {row['entity_kind']} {key[1]}, which the log already holds"
+                        f"event {seq}: its after is not a readable {row['entity_kind']} spec ({exc})"
                     )
-                elif row["action"] != "create" and (had is None or had[0] != row["before"]):
-                    replay.append(
-                        f"event {seq}: {row['action']} {row['entity_kind']} {key[1]} starts from a state "
-                        "the log does not hold (its before differs)"
+            digest_now = None
+        at = checkpoints.get(seq)
+        at_anchor = anchor is not None and anchor.get("seq") == seq
+        if at is not None or at_anchor:
+            if digest_now is None:
+                digest_now = state_digest(leaves)
+            if at is not None and at["hash"] != row["hash"]:
+                states.append(
+                    f"checkpoint at event {seq}: signs hash {at['hash'][:12]}…, the event's is "
+                    f"{row['hash'][:12]}… (the log was rewritten after it was signed)"
+                )
+            elif at is not None and at["state"] != digest_now:
+                states.append(
+                    f"checkpoint at event {seq}: the registry it signed is not what the log replays "
+                    "to there (the tables were changed with no event before this write)"
+                )
+            if at_anchor:
+                assert anchor is not None
+                if anchor.get("hash") != row["hash"]:
+                    problems.append(
+                        f"anchor at event {seq}: the log's event {seq} has hash {row['hash'][:12]}…, "
+                        f"the anchor {str(anchor.get('hash'))[:12]}…: the log was rewritten before the "
+                        "anchor"
                     )
-                if row["after"] is None:
-                    state.pop(key, None)
-                    leaves.pop(key, None)
-                else:
-                    state[key] = (row["after"], row["change_id"], row["ts"])
-                    try:
-                        leaves[key] = _leaf(
-                            *expected_rows(section, key[1], row["after"], row["change_id"], row["ts"])
-                        )
-                    except (ValueError, KeyError, TypeError) as exc:
-                        replay.append(
-                            f"event {seq}: its after is not a readable {row['entity_kind']} spec ({exc})"
-                        )
-                digest_now = None
-            at = checkpoints.get(seq)
-            at_anchor = anchor is not None and anchor.get("seq") == seq
-            if at is not None or at_anchor:
-                if digest_now is None:
-                    digest_now = state_digest(leaves)
-                if at is not None and at["hash"] != row["hash"]:
-                    states.append(
-                        f"checkpoint at event {seq}: signs hash {at['hash'][:12]}…, the event's is "
-                        f"{row['hash'][:12]}… (the log was rewritten after it was signed)"
+                elif anchor.get("state") != digest_now:
+                    problems.append(
+                        f"anchor at event {seq}: the log no longer replays to the registry the anchor signed"
                     )
-                elif at is not None and at["state"] != digest_now:
-                    states.append(
-                        f"checkpoint at event {seq}: the registry it signed is not what the log replays "
-                        "to there (the tables were changed with no event before this write)"
-                    )
-                if at_anchor:
-                    assert anchor is not None
-                    if anchor.get("hash") != row["hash"]:
-                        problems.append(
-                            f"anchor at event {seq}: the log's event {seq} has hash {row['hash'][:12]}…, "
-                            f"the anchor {str(anchor.get('hash'))[:12]}…: the log was rewritten before the "
-                            "anchor"
-                        )
-                    elif anchor.get("state") != digest_now:
-                        problems.append(
-                            f"anchor at event {seq}: the log no longer replays to the registry the anchor "
-                            "signed"
-                        )
     _listed(problems, chain, "chain breaks")
     _listed(problems, replay, "replay problems")
     _listed(problems, states, "checkpoint mismatches")
