@@ -47,12 +47,18 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, store: Store):
+    """The real app on a loopback port; ``options`` go to ``create_app`` (a 4 KB body limit unless
+    given)."""
+
+    def __init__(self, store: Store, **options: Any):
         self.store = store
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(store, max_body=4096), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(store, **{"max_body": 4096, **options}),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

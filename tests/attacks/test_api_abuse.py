@@ -18,16 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from graphql import get_introspection_query
 from sqlalchemy import event
 
-from registry.api.app import create_app
+from registry.api.app import MAX_BODY
 from registry.api.schema import Limits
 from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.tokens import create_token
-from tests.test_api import CITY, Server, _city_with_a_core_element, _free_port
+from tests.test_api import CITY, Server, _city_with_a_core_element
 
 BIG = 1024 * 1024
 REPORT = "{ " + " ".join(f"a{i}: conflicts(first: 1) {{ totalCount }}" for i in range(1000)) + " }"
@@ -47,14 +46,7 @@ class AppServer(Server):
     """tests/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
 
     def __init__(self, store: Store, **options: Any):
-        self.store = store
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(store, **options), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(store, **{"max_body": MAX_BODY, **options})
 
 
 @pytest.fixture(scope="module")

@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from registry.api.app import create_app
+from registry.api.app import MAX_BODY
 from registry.api.schema import Limits
 from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.audit import query_events, verify_chain
 from registry.store.tokens import create_token, revoke_token
-from tests.test_api import CITY, CORE, Server, _city_with_a_core_element, _free_port
+from tests.test_api import CITY, CORE, Server, _city_with_a_core_element
 
 RESTRICTED = (
     f'{{ element(code: "{CORE}") {{ name definition synonyms domain sharingCondition legalBasis }} }}'
@@ -43,14 +41,7 @@ class AppServer(Server):
     """tests/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
 
     def __init__(self, store: Store, **options: Any):
-        self.store = store
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(store, **options), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(store, **{"max_body": MAX_BODY, **options})
 
 
 @pytest.fixture
