@@ -80,6 +80,19 @@ def serve(
     deny_window: Annotated[
         float, typer.Option(help="Seconds over which identical denials are aggregated in the audit log.")
     ] = _LIMITS.deny_window,
+    requests_per_token: Annotated[
+        int, typer.Option(help="Requests one token may have in flight, cheap or heavy (then HTTP 429).")
+    ] = _LIMITS.per_token,
+    strikes: Annotated[
+        int,
+        typer.Option(help="Refused requests of one token within a minute that cool it down (0: never)."),
+    ] = _LIMITS.strikes,
+    cooldown: Annotated[
+        float, typer.Option(help="Seconds of the first cool-down; each next one twice as long, to 60.")
+    ] = _LIMITS.cooldown,
+    tarpit: Annotated[
+        float, typer.Option(help="Seconds, at most, a cooled-down token's refusal is held back.")
+    ] = _LIMITS.tarpit,
 ) -> None:
     """Serve the GraphQL catalog: /graphql (GraphiQL in a browser) and /healthz."""
     import uvicorn
@@ -104,6 +117,10 @@ def serve(
         heavy_per_token=heavy_per_token,
         budget=cost_budget,
         deny_window=deny_window,
+        per_token=requests_per_token,
+        strikes=strikes,
+        cooldown=cooldown,
+        tarpit=tarpit,
     )
     db = _open_store(store)
     api_log = logging.getLogger("govreg.api")  # INTERNAL errors' details, by request id: here only

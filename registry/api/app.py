@@ -3,8 +3,12 @@
 Requests are authenticated with ``Authorization: Bearer <token>`` (401 without a valid one).
 Each request runs in a worker thread with one read connection to the metadata store; the body
 is refused over ``max_body`` bytes (413). Each request is measured before it runs (aliases,
-selections, depth, cost: ``validation.py``), charged to its token's cost budget, limited in heavy
-requests in flight per token (429) and stopped at its time budget (``TIME_LIMIT``). Every
+selections, depth, cost: ``validation.py``), charged to its token's cost budget, limited in
+requests and heavy requests in flight per token (429) and stopped at its time budget
+(``TIME_LIMIT``). A caller whose requests keep being refused for what they ask is cooled down
+(``pacing.Strikes``): its requests are then refused at the door, unread, and the answer held back
+(429 ``RATE_LIMIT``), so abuse costs the server almost nothing and other callers are not slowed.
+A full introspection's answer is the same for everyone: it is computed once and kept. Every
 refusal, a missing, unknown or revoked token included, is an ``access_denied`` audit event,
 identical ones aggregated (``pacing.DenialLog``), flushed on shutdown. What an error may say, and
 the sizes refused before any work (headers, JSON nesting, argument lengths), is
@@ -28,7 +32,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, FieldNode, GraphQLError, OperationDefinitionNode
 from sqlalchemy import Connection, func, select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -40,13 +44,14 @@ from starlette.routing import Route
 from registry.api import guards
 from registry.api.context import RegistryCache, RequestContext
 from registry.api.errors import ErrorCode, error_json
-from registry.api.pacing import Budget, Denial, DenialLog, InFlight, presented
+from registry.api.pacing import Budget, Denial, DenialLog, InFlight, Strikes, presented
 from registry.api.schema import Limits, Prepared, execute_prepared, prepare
 from registry.store.db import Store
 from registry.store.schema import changes, datasets, elements
-from registry.store.tokens import touch_token, verify_token
+from registry.store.tokens import hash_token, touch_token, verify_token
 
 MAX_BODY = 256 * 1024
+MAX_HELD = 256  # cooled-down refusals held back at once; beyond, answered at once (and the connection closed)
 
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
 # The vendored files (gzip-compressed on disk; see static/graphiql/README.md) and their media types.
@@ -124,6 +129,51 @@ AUDITED = frozenset(
     )
 )  # FORBIDDEN is audited by the resolver that refuses (RequestContext.deny)
 
+# Refusals for what a request asks (not for who asks or what exists): each is a strike.
+STRIKING = frozenset(
+    str(c)
+    for c in (
+        ErrorCode.DEPTH_LIMIT,
+        ErrorCode.COST_LIMIT,
+        ErrorCode.ALIAS_LIMIT,
+        ErrorCode.TIME_LIMIT,
+        ErrorCode.TOO_MANY_REQUESTS,
+        ErrorCode.RATE_LIMIT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.INPUT_TOO_LONG,
+    )
+)
+
+
+def _introspection_only(operation: OperationDefinitionNode) -> bool:
+    """Only ``__schema`` / ``__type`` / ``__typename`` at the root: the same answer for every caller."""
+    return all(
+        isinstance(sel, FieldNode) and sel.name.value.startswith("__")
+        for sel in operation.selection_set.selections
+    )
+
+
+class _Answers:
+    """Introspection answers by (query, operation, variables): the schema does not change while
+    the server runs, and no introspection field depends on the caller."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._kept: dict[tuple[str, str, str], ExecutionResult] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> ExecutionResult | None:
+        with self._lock:
+            return self._kept.get(key)
+
+    def keep(self, key: tuple[str, str, str], result: ExecutionResult) -> None:
+        if result.errors:
+            return
+        with self._lock:
+            if len(self._kept) >= self.size:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[key] = result
+
 
 class _Sizes:
     """Elements plus datasets in the store (what a whole-registry report reads), per change."""
@@ -169,6 +219,10 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
     denial_log = DenialLog(store, window=limits.deny_window)
     budget = Budget(limits.budget)
     heavy = InFlight(limits.heavy_per_token)
+    running = InFlight(limits.per_token)
+    strikes = Strikes(limits.strikes, limits.strike_window, limits.cooldown, limits.max_cooldown)
+    answers = _Answers()
+    held = 0  # cooled-down refusals being held back now (touched only on the event loop)
     sizes = _Sizes()
 
     def refused_token(token_text: str, address: str) -> tuple[int, dict[str, Any]]:
@@ -180,7 +234,7 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
         return 401, error_json(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
 
     def execute(
-        token_text: str, params: dict[str, Any], read_only: bool, address: str, rid: str
+        token_text: str, params: dict[str, Any], read_only: bool, address: str, rid: str, key: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         headers: dict[str, str] = {}
         status = 200
@@ -221,16 +275,7 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
                     )
                 else:
                     try:
-                        context = RequestContext(
-                            store=store, conn=conn, token=token, registries=registries, denial_log=denial_log
-                        )
-                        result = execute_prepared(
-                            context,
-                            prepared,
-                            params.get("variables"),
-                            params.get("operationName"),
-                            limits=limits,
-                        )
+                        result = run_prepared(token, conn, prepared, params)
                     finally:
                         if entered:
                             heavy.leave(who)
@@ -238,9 +283,61 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
                 result = prepared
         if result.errors:
             denial_log.record(_refusals(result.errors, who, token.actor, details))
+            if any(str((e.extensions or {}).get("code")) in STRIKING for e in result.errors):
+                strikes.strike(key, who, token.actor)
         touch_token(store, token)
         shown_status, body = guards.public_result(result, rid, store.url)  # coded, nothing internal
         return (status if status != 200 else shown_status), body, headers
+
+    def run_prepared(
+        token: Any, conn: Connection, prepared: Prepared, params: dict[str, Any]
+    ) -> ExecutionResult:
+        """Execute, or take a kept introspection answer (computed once, by the first to ask)."""
+        kept_as = None
+        if _introspection_only(prepared.operation):
+            kept_as = (
+                params["query"],
+                str(params.get("operationName") or ""),
+                json.dumps(params.get("variables") or {}, sort_keys=True, default=str),
+            )
+            kept = answers.get(kept_as)
+            if kept is not None:
+                return kept
+        context = RequestContext(
+            store=store, conn=conn, token=token, registries=registries, denial_log=denial_log
+        )
+        result = execute_prepared(
+            context, prepared, params.get("variables"), params.get("operationName"), limits=limits
+        )
+        if kept_as is not None:
+            answers.keep(kept_as, result)
+        return result
+
+    async def cooled_down(left: float, who: str, actor: str, count: int) -> Response:
+        """Refuse a cooling-down caller unread; hold the answer back (a client sending back to back
+        is slowed to about one request per ``limits.tarpit``), unless too many are held already."""
+        nonlocal held
+        wait = max(1, round(left))
+        message = (
+            f"{count} requests of this caller were refused in the last {limits.strike_window:g} s; "
+            f"it is cooled down and refused unread for another {left:.1f} s"
+        )
+        await run_in_threadpool(
+            denial_log.record,
+            [Denial(who, actor, str(ErrorCode.RATE_LIMIT), "api", "graphql", "cooldown", message)],
+        )
+        headers = {"Retry-After": str(wait)}
+        if held < MAX_HELD:
+            held += 1
+            try:
+                await asyncio.sleep(min(left, limits.tarpit))
+            finally:
+                held -= 1
+        else:
+            headers["Connection"] = "close"
+        body = error_json(ErrorCode.RATE_LIMIT, message)
+        body["errors"][0]["extensions"].update(retryAfter=round(left, 1), cooldown=True)
+        return _json(429, body, headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -267,8 +364,36 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
         auth = request.headers.get("authorization", "")
         scheme, _, token_text = auth.partition(" ")
         if scheme.lower() != "bearer" or not token_text.strip():
-            status, body = await run_in_threadpool(refused_token, "", address)
+            status, _ = await run_in_threadpool(refused_token, "", address)
             return _json(status, error_json(ErrorCode.UNAUTHENTICATED, "a bearer token is required"))
+        key = "bearer:" + hash_token(token_text.strip())  # the token unverified: no store read yet
+        cooling = strikes.cooling(key)
+        if cooling is not None:
+            return await cooled_down(*cooling)
+        if not running.enter(key):
+            message = f"this caller already has {limits.per_token} requests in flight; wait for one to finish"
+            strikes.strike(key, f"addr:{address}", f"anonymous@{address}")
+            await run_in_threadpool(
+                denial_log.record,
+                [
+                    Denial(
+                        f"addr:{address}",
+                        f"anonymous@{address}",
+                        str(ErrorCode.TOO_MANY_REQUESTS),
+                        "api",
+                        "graphql",
+                        "in-flight",
+                        message,
+                    )
+                ],
+            )
+            return _json(429, error_json(ErrorCode.TOO_MANY_REQUESTS, message), {"Retry-After": "1"})
+        try:
+            return await answer(request, token_text.strip(), address, key)
+        finally:
+            running.leave(key)
+
+    async def answer(request: Request, token_text: str, address: str, key: str) -> Response:
         try:
             params = await _params(request, max_body)
         except _TooLarge:
@@ -287,13 +412,14 @@ def create_app(store: Store, *, max_body: int = MAX_BODY, limits: Limits = Limit
                     )
                 ],
             )
+            strikes.strike(key, f"addr:{address}", f"anonymous@{address}")
             return _json(413, error_json(ErrorCode.PAYLOAD_TOO_LARGE, message))
         except ValueError as exc:
             return _json(400, error_json(ErrorCode.INVALID, str(exc)))
         rid = guards.request_id()
         try:
             status, body, headers = await run_in_threadpool(
-                execute, token_text.strip(), params, request.method == "GET", address, rid
+                execute, token_text, params, request.method == "GET", address, rid, key
             )
         except Exception as exc:  # coded (INTERNAL or BUSY); the details go to the server log only
             (status, body), headers = guards.failure(exc, rid, store.url), {}

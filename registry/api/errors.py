@@ -10,8 +10,8 @@
 | ``COST_LIMIT`` | the query could cause more work than the server allows (audited) |
 | ``ALIAS_LIMIT`` | the query uses more aliases or field selections than the server allows (audited) |
 | ``TIME_LIMIT`` | the request ran past its time budget and was stopped; no data is returned (audited) |
-| ``TOO_MANY_REQUESTS`` | this token has the allowed number of heavy requests in flight (HTTP 429, audited) |
-| ``RATE_LIMIT`` | this token spent its cost budget; retry after ``retryAfter`` s (HTTP 429, audited) |
+| ``TOO_MANY_REQUESTS`` | this token has its allowed requests (or heavy ones) in flight (HTTP 429, audited) |
+| ``RATE_LIMIT`` | budget spent, or cooled down (``cooldown``); retry in ``retryAfter`` s (429; audited) |
 | ``PAYLOAD_TOO_LARGE`` | the request body (HTTP 413) or its query text is over the size limit (audited) |
 | ``INPUT_TOO_LONG`` | a string argument is over its length limit (``search(text:)`` 200, others 10,000) |
 | ``HEADERS_TOO_LARGE`` | the request line and headers are over 64 KB (HTTP 431) |

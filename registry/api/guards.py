@@ -31,6 +31,7 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     GraphQLError,
@@ -43,6 +44,8 @@ from graphql import (
     ValueNode,
     VariableDefinitionNode,
     VariableNode,
+    Visitor,
+    visit,
 )
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -255,6 +258,69 @@ def _longest_value(value: Any) -> int:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return longest
+
+
+class _Uses(Visitor):
+    """Every argument of a document: its limit, the longest string written in it and the
+    variables it reads; and each variable's default's longest string (no type information needed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uses: list[tuple[int, int, tuple[str, ...]]] = []
+        self.defaults: dict[str, int] = {}
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> None:
+        if node.default_value is not None:
+            self.defaults[node.variable.name.value] = _literal(node.default_value)[0]
+
+    def enter_argument(self, node: ArgumentNode, _key: Any, _parent: Any, _path: Any, ancestors: Any) -> None:
+        owner = ancestors[-1] if ancestors else None
+        field = owner.name.value if isinstance(owner, FieldNode) else ""
+        self.uses.append((ARGUMENT_LIMITS.get((field, node.name.value), MAX_STRING), *_literal(node.value)))
+
+
+def _literal(value: ValueNode) -> tuple[int, tuple[str, ...]]:
+    """The longest string literal in a value, and the variables it reads."""
+    longest, names, stack = 0, [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, StringValueNode):
+            longest = max(longest, len(item.value))
+        elif isinstance(item, VariableNode):
+            names.append(item.name.value)
+        elif isinstance(item, ListValueNode):
+            stack.extend(item.values)
+        elif isinstance(item, ObjectValueNode):
+            stack.extend(f.value for f in item.fields)
+    return longest, tuple(names)
+
+
+def argument_uses(
+    document: DocumentNode,
+) -> tuple[tuple[tuple[int, int, tuple[str, ...]], ...], dict[str, int]]:
+    """What :func:`sizes_within` needs of a document (computed once per query text by the caller)."""
+    uses = _Uses()
+    visit(document, uses)
+    return tuple(uses.uses), uses.defaults
+
+
+def sizes_within(
+    found: tuple[tuple[tuple[int, int, tuple[str, ...]], ...], dict[str, int]],
+    variables: Mapping[str, Any] | None,
+) -> bool:
+    """Whether every argument is within its limit with these variables: the quick check made on
+    every request; only when it fails does :func:`sizes_rule` run, to say which argument."""
+    uses, defaults = found
+    given = variables or {}
+    if any(longest > MAX_STRING for longest in defaults.values()):
+        return False
+    for limit, literal, names in uses:
+        longest = literal
+        for name in names:
+            longest = max(longest, _longest_value(given[name]) if name in given else defaults.get(name, 0))
+        if longest > limit:
+            return False
+    return True
 
 
 def sizes_rule(variables: Mapping[str, Any] | None) -> type[ValidationRule]:

@@ -11,8 +11,13 @@ window: beyond it, its denials are counted under one overflow key (entity ``api:
 the entity does not flood either. The events go through ``audit.append_events``, like any other.
 
 ``Budget``: a token bucket of cost units per token (``Limits.budget`` per minute, refilled
-continuously). ``InFlight``: how many heavy requests each token has running. ``Deadline``: a
-graphql-core middleware that stops resolving fields once the request's time budget is spent.
+continuously). ``InFlight``: how many requests (all of them, or the heavy ones) each token has
+running. ``Strikes``: a caller whose requests keep being refused for what they ask (too costly,
+too deep, too many aliases, over budget, past the time budget) is cooled down: for a while every
+request it sends is refused at the door, before its body is read, parsed or its token looked up,
+and the refusal is held back (``Limits.tarpit``) so that a client sending back to back is slowed
+to about one request a second instead of being answered a thousand times a second. ``Deadline``:
+a graphql-core middleware that stops resolving fields once the request's time budget is spent.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,7 +199,7 @@ class Budget:
 
 
 class InFlight:
-    """Heavy requests running per key, at most ``limit`` at once."""
+    """Requests running per key, at most ``limit`` at once."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -215,6 +221,83 @@ class InFlight:
                 self._running[key] = running
             else:
                 self._running.pop(key, None)
+
+
+@dataclass
+class _Record:
+    who: str
+    actor: str
+    times: deque[float] = field(default_factory=deque)
+    level: int = 0  # cool-downs started while the strikes stayed within the window
+    until: float = 0.0
+    last: float = 0.0
+
+
+class Strikes:
+    """Refused requests per caller (keyed by a hash of the bearer it presents). ``threshold``
+    strikes within ``window`` seconds start a cool-down of ``first`` seconds; each further strike
+    once that has ended, while the earlier ones are still within the window, starts one twice as
+    long (up to ``longest``). A caller that stops being refused for ``window`` seconds starts
+    afresh. Requests refused *because* their caller is cooling down are not strikes, so the
+    cool-down ends. ``threshold`` 0 turns cool-downs off. At most ``max_keys`` callers are
+    remembered (the stalest forgotten first)."""
+
+    def __init__(
+        self,
+        threshold: int,
+        window: float,
+        first: float,
+        longest: float,
+        *,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.threshold, self.window, self.first, self.longest = threshold, window, first, longest
+        self.max_keys, self.clock = max_keys, clock
+        self._records: dict[str, _Record] = {}
+        self._lock = threading.Lock()
+
+    def strike(self, key: str, who: str, actor: str) -> float:
+        """Count one refused request; the seconds of cool-down this strike started (0 if none)."""
+        if self.threshold <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            record = self._records.get(key)
+            if record is None or now - record.last > self.window:
+                if record is None and len(self._records) >= self.max_keys:
+                    self._forget(now)
+                record = self._records[key] = _Record(who, actor)
+            if not who.startswith("addr:"):  # a verified token names the caller from now on
+                record.who, record.actor = who, actor
+            record.last = now
+            record.times.append(now)
+            while record.times and now - record.times[0] > self.window:
+                record.times.popleft()
+            if len(record.times) < self.threshold or now < record.until:
+                return 0.0
+            seconds = min(self.longest, self.first * 2**record.level)
+            record.level += 1
+            record.until = now + seconds
+            return seconds
+
+    def cooling(self, key: str) -> tuple[float, str, str, int] | None:
+        """(seconds left, who, actor, strikes in the window) while ``key`` is cooling down."""
+        if self.threshold <= 0:
+            return None
+        now = self.clock()
+        with self._lock:
+            record = self._records.get(key)
+            if record is None or now >= record.until:
+                return None
+            return record.until - now, record.who, record.actor, len(record.times)
+
+    def _forget(self, now: float) -> None:
+        stale = [k for k, r in self._records.items() if now - r.last > self.window and now >= r.until]
+        for k in stale:
+            del self._records[k]
+        if len(self._records) >= self.max_keys:  # still full: the longest quiet goes
+            del self._records[min(self._records, key=lambda k: self._records[k].last)]
 
 
 class Deadline:

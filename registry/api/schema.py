@@ -23,7 +23,7 @@ from graphql.utilities import get_operation_ast
 
 from registry.api.context import RequestContext
 from registry.api.errors import ErrorCode
-from registry.api.guards import sizes_rule
+from registry.api.guards import argument_uses, sizes_rule, sizes_within
 from registry.api.mutation import Mutation
 from registry.api.pacing import Deadline
 from registry.api.query import Query
@@ -49,6 +49,12 @@ def _parsed(query: str, max_tokens: int) -> DocumentNode:
 def _validated(query: str, max_tokens: int) -> tuple[GraphQLError, ...]:
     """graphql-core's own validation of a query text (once: clients repeat the same queries)."""
     return tuple(validate(schema.graphql_schema, _parsed(query, max_tokens), specified_rules))
+
+
+@functools.lru_cache(maxsize=512)
+def _uses(query: str, max_tokens: int) -> Any:
+    """The document's arguments as the size check needs them (once per query text)."""
+    return argument_uses(_parsed(query, max_tokens))
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,9 @@ def prepare(
     if refused is not None:
         return ExecutionResult(None, [refused])
     errors = list(_validated(query, limits.tokens))
-    if not errors:  # argument sizes depend on the variables: checked on every request
+    if not errors and not sizes_within(_uses(query, limits.tokens), variables):
+        # argument sizes depend on the variables: checked on every request, the quick way; the
+        # rule that names the argument over its limit only runs when one is
         errors = validate(schema.graphql_schema, document, [sizes_rule(variables)])
     if errors:
         for e in errors:

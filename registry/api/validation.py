@@ -80,6 +80,12 @@ class Limits:
     heavy_per_token: int = 2  # heavy requests of one token in flight at once, then TOO_MANY_REQUESTS
     budget: int = 1_000_000  # cost one token may spend per minute (refilled continuously), then RATE_LIMIT
     deny_window: float = 60.0  # seconds over which identical denials are aggregated in the audit log
+    per_token: int = 8  # requests of one token in flight at once (any cost), then TOO_MANY_REQUESTS
+    strikes: int = 5  # refused requests of one caller within strike_window that cool it down (0: never)
+    strike_window: float = 60.0
+    cooldown: float = 1.0  # the first cool-down, in seconds; each next one twice as long
+    max_cooldown: float = 60.0
+    tarpit: float = 1.0  # how long, at most, a cooled-down caller's refusal is held back
 
 
 @dataclass

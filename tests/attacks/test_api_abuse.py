@@ -11,6 +11,7 @@ to see whether a refused request read anything.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from registry.api.app import MAX_BODY
 from registry.api.schema import Limits
 from registry.store import Store
 from registry.store.apply import apply_registry
+from registry.store.audit import query_events
 from registry.store.tokens import create_token
 from tests.test_api import CITY, Server, _city_with_a_core_element
 
@@ -168,7 +170,9 @@ def test_a_burst_of_full_introspections_is_costed_and_paced(city: dict[str, Any]
     default limits a reader's burst stops at its cost budget with RATE_LIMIT (HTTP 429), and
     another token is still served."""
     introspection = get_introspection_query(descriptions=True)
-    with AppServer(city["store"], max_body=BIG) as server:
+    # the refusals are not held back here (tarpit 0): once the budget is spent, five RATE_LIMITs
+    # cool the token down (the tests below) and the rest of the burst would wait a second each
+    with AppServer(city["store"], max_body=BIG, limits=Limits(tarpit=0)) as server:
         start = time.monotonic()
         responses = [post(server, city["tokens"]["reader"], introspection) for _ in range(100)]
         elapsed = time.monotonic() - start
@@ -176,7 +180,7 @@ def test_a_burst_of_full_introspections_is_costed_and_paced(city: dict[str, Any]
     served = [r for r in responses if r.status_code == 200 and not codes(r)]
     paced = [r for r in responses if r.status_code == 429 and codes(r) == {"RATE_LIMIT"}]
     assert paced and paced[0].headers.get("retry-after"), f"{len(served)} of 100 served"
-    assert len(served) + len(paced) == 100
+    assert len(served) + len(paced) == 100  # paced: over the budget, then cooled down
     assert other.status_code == 200 and other.json()["data"]["__schema"]["types"]
     from graphql import parse
     from graphql.utilities import get_operation_ast
@@ -255,6 +259,171 @@ def test_heavy_requests_of_one_token_beyond_the_limit_are_refused_while_another_
     assert still_running, "could not send the other token's request while the first ran"
     assert other.status_code == 200 and other.json()["data"]["impact"]["element"] == "uscc"
     assert first["r"].status_code == 200 and codes(first["r"]) <= {"TIME_LIMIT"}
+
+
+def _reader(store: Store, reason: str) -> tuple[int, str]:
+    """A token of its own (id, token) for a test whose refusals cool it down."""
+    made, plain = create_token(
+        store, department="market_regulation", role="reader", actor="tester", reason=reason
+    )
+    return made.id, plain
+
+
+def _token_lookups(sql: Statements) -> list[str]:
+    return [s for s in sql.seen if s.startswith("SELECT") and "FROM api_tokens" in s]
+
+
+def _cooldown_events(store: Store, token_id: int) -> list[dict[str, Any]]:
+    """The audit events of the refusals at the door of a cooled-down token."""
+    with store.read() as conn:
+        events = [
+            {**e, "after": json.loads(e["after"] or "{}")} for e in query_events(conn, action="access_denied")
+        ]
+    mine = f"token:{token_id}:"
+    return [e for e in events if e["after"].get("field") == "cooldown" and e["actor"].startswith(mine)]
+
+
+def test_a_caller_refused_again_and_again_is_cooled_down_and_refused_unread(city: dict[str, Any]) -> None:
+    """Five refusals within a minute (the deep nest, refused for its cost) cool the token down:
+    its next request, a cheap and valid one, gets HTTP 429 ``RATE_LIMIT`` with ``Retry-After``
+    before the store is read (its token is not even looked up), and is audited; another token is
+    served meanwhile. (On the old code the cheap request was served.)"""
+    store = city["store"]
+    token_id, token = _reader(store, "cooled")
+    with AppServer(store, max_body=BIG, limits=Limits(cooldown=30, tarpit=0)) as server:
+        for _ in range(5):
+            assert codes(post(server, token, NEST)) == {"COST_LIMIT"}
+        with Statements(store) as sql:
+            cooled = post(server, token, "{ me { role } }")
+        other = post(server, city["tokens"]["other"], "{ me { role } }")
+    assert cooled.status_code == 429 and codes(cooled) == {"RATE_LIMIT"}, cooled.text[:300]
+    error = cooled.json()["errors"][0]
+    assert error["extensions"]["cooldown"] is True and 20 < error["extensions"]["retryAfter"] <= 30
+    assert int(cooled.headers["retry-after"]) >= 20
+    assert "5 requests of this caller were refused" in error["message"]
+    assert not _token_lookups(sql), sql.seen  # refused at the door
+    assert not sql.resolver_work
+    assert other.status_code == 200 and other.json()["data"]["me"]["role"] == "reader"
+    events = _cooldown_events(store, token_id)
+    assert [e["after"]["count"] for e in events] == [1], events
+
+
+def test_a_cooled_down_caller_is_answered_slowly_and_served_again_when_the_cool_down_ends(
+    city: dict[str, Any],
+) -> None:
+    """A cooled-down request's 429 is held back (``tarpit``: a client sending back to back is
+    slowed, not answered at once); once the cool-down ends the caller is served; a refusal soon
+    after starts a cool-down twice as long."""
+    store = city["store"]
+    _, token = _reader(store, "tarpit")
+    with AppServer(store, max_body=BIG, limits=Limits(cooldown=3, tarpit=0.4)) as server:
+        for _ in range(5):
+            assert codes(post(server, token, NEST)) == {"COST_LIMIT"}
+        start = time.monotonic()
+        cooled = post(server, token, "{ me { role } }")
+        held = time.monotonic() - start
+        assert cooled.status_code == 429 and cooled.json()["errors"][0]["extensions"]["cooldown"]
+        assert held >= 0.35, held  # held back (a lower bound: a slow machine only adds to it)
+        for _ in range(60):  # bounded: the cool-down is 3 s; each try waits what the answer says
+            served = post(server, token, "{ me { role } }")
+            if served.status_code == 200:
+                break
+            time.sleep(min(1.0, float(served.json()["errors"][0]["extensions"]["retryAfter"])))
+        assert served.status_code == 200 and served.json()["data"]["me"]["role"] == "reader"
+        assert codes(post(server, token, NEST)) == {"COST_LIMIT"}  # one more refusal, in the window
+        again = post(server, token, "{ me { role } }")
+    assert again.status_code == 429, again.text[:300]
+    assert again.json()["errors"][0]["extensions"]["retryAfter"] > 3.0  # the second is 6 s
+
+
+def test_three_clients_sending_abuse_back_to_back_reach_the_store_only_until_cooled_down(
+    city: dict[str, Any],
+) -> None:
+    """The bench's abuse (bench/graphql.py) without the clock: three threads send the 1,000-alias
+    report, the 1,000 ``impact`` aliases and the deep nest back to back from one token, with the
+    refusals not held back (the worst case for the server). Hundreds of requests are answered,
+    but only the first few reach the store: once five are refused, the rest are refused at the
+    door. Their audit is a few events whose counts sum to the refusals at the door; another
+    token is served."""
+    store = city["store"]
+    token_id, token = _reader(store, "abuse")
+    abusive = [REPORT, IMPACT, NEST]
+    answered: list[int] = []
+    lock = threading.Lock()
+    with AppServer(store, max_body=BIG, limits=Limits(cooldown=120, tarpit=0)) as server:
+        stop = threading.Event()
+
+        def abuser(k: int) -> None:
+            with httpx.Client(timeout=60) as client:
+                for i in range(400):  # bounded, whatever the machine's speed
+                    if stop.is_set():
+                        break
+                    response = client.post(
+                        server.url + "/graphql",
+                        json={"query": abusive[(k + i) % 3]},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    with lock:
+                        answered.append(response.status_code)
+
+        with Statements(store) as sql:
+            threads = [threading.Thread(target=abuser, args=(k,)) for k in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(300)
+        other = post(server, city["tokens"]["other"], '{ element(code: "uscc") { code } }')
+    at_door = answered.count(429)
+    assert len(answered) == 1200 and at_door >= 1200 - 8, (len(answered), at_door)
+    # five refusals, and at most the two other clients' requests already past the door
+    assert len(_token_lookups(sql)) <= 5 + 2, len(_token_lookups(sql))
+    assert not sql.resolver_work
+    assert other.status_code == 200 and other.json()["data"]["element"]["code"] == "uscc"
+    events = _cooldown_events(store, token_id)  # the first at once, then the window's count
+    assert 1 <= len(events) <= 2 and sum(e["after"]["count"] for e in events) == at_door, events
+
+
+def test_more_requests_in_flight_than_a_token_may_have_are_refused_at_the_door(city: dict[str, Any]) -> None:
+    """``per_token`` bounds every request of a token in flight, cheap or heavy: with one allowed
+    and a slow request running, the same token's cheap request gets HTTP 429
+    ``TOO_MANY_REQUESTS`` (checked before its body is read); another token's is served."""
+    limits = Limits(
+        per_token=1,
+        time=3,  # the slow request stops itself after 3 s (TIME_LIMIT)
+        query=10**6,
+        tokens=10**6,
+        aliases=10_000,
+        selections=100_000,
+        cost=10**9,
+        budget=10**12,
+        heavy_cost=10**12,  # nothing is heavy: the limit seen is the one on all requests
+        strikes=0,
+    )
+    slow = (
+        "{ "
+        + " ".join(f'a{i}: impact(elementCode: "uscc") {{ element columns }}' for i in range(1000))
+        + " }"
+    )
+    token = city["tokens"]["reader"]
+    with AppServer(city["store"], max_body=4 * BIG, limits=limits) as server:
+        for _attempt in range(3):
+            first: dict[str, httpx.Response] = {}
+            runner = threading.Thread(target=lambda got=first: got.setdefault("r", post(server, token, slow)))
+            runner.start()
+            refused = None
+            while runner.is_alive() and refused is None:
+                time.sleep(0.2)
+                again = post(server, token, "{ me { role } }")
+                if again.status_code == 429:
+                    refused = again
+            other = post(server, city["tokens"]["other"], "{ me { role } }")
+            still_running = runner.is_alive()
+            runner.join(60)
+            if refused is not None and still_running:
+                break
+    assert refused is not None, ("the slow request ended first", first["r"].text[:300])
+    assert codes(refused) == {"TOO_MANY_REQUESTS"} and "in flight" in refused.json()["errors"][0]["message"]
+    assert other.status_code == 200 and other.json()["data"]["me"]["role"] == "reader"
 
 
 CATALOG_QUERIES = [
