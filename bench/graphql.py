@@ -349,7 +349,7 @@ def abuse_section(
     the same run."""
     _, reader = create_token(store, department="dept_001", role="reader", actor="bench", reason="abuse")
     # the abusers get a token of their own, not yet refused: what they cost from their first request
-    _, abuser = create_token(store, department="dept_003", role="reader", actor="bench", reason="abuse")
+    _, abuser = create_token(store, department="dept_001", role="reader", actor="bench", reason="abuse")
     _, normal_token = create_token(store, department="dept_002", role="reader", actor="bench", reason="abuse")
     base = f"http://127.0.0.1:{port}/graphql"
 
