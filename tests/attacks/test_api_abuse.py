@@ -35,6 +35,15 @@ REPORT = "{ " + " ".join(f"a{i}: conflicts(first: 1) {{ totalCount }}" for i in 
 IMPACT = (
     "{ " + " ".join(f'a{i}: impact(elementCode: "uscc") {{ element columns }}' for i in range(1000)) + " }"
 )
+# every size, alias and cost limit raised: IMPACT is then served, and only a time budget stops it
+PASSED: dict[str, Any] = {
+    "query": 10**6,
+    "tokens": 10**6,
+    "aliases": 10_000,
+    "selections": 100_000,
+    "cost": 10**9,
+    "budget": 10**12,
+}
 NEST = (
     '{ element(code: "uscc") { columns { dataset { columns { element { columns { dataset { columns '
     "{ element { columns { dataset { code } } } } } } } } } } } }"
@@ -222,18 +231,9 @@ def test_heavy_requests_of_one_token_beyond_the_limit_are_refused_while_another_
         heavy_per_token=1,
         heavy_cost=100,
         time=3,  # the slow request stops itself after 3 s (TIME_LIMIT)
-        query=10**6,
-        tokens=10**6,
-        aliases=10_000,
-        selections=100_000,
-        cost=10**9,
-        budget=10**12,
+        **PASSED,
     )
-    slow = (
-        "{ "
-        + " ".join(f'a{i}: impact(elementCode: "uscc") {{ element columns }}' for i in range(1000))
-        + " }"
-    )
+    slow = IMPACT  # with the limits raised, it runs until its 3 s time budget stops it
     heavy = '{ impact(elementCode: "uscc") { element } }'
     with AppServer(city["store"], max_body=4 * BIG, limits=limits) as server:
         for _attempt in range(3):
@@ -390,20 +390,11 @@ def test_more_requests_in_flight_than_a_token_may_have_are_refused_at_the_door(c
     limits = Limits(
         per_token=1,
         time=3,  # the slow request stops itself after 3 s (TIME_LIMIT)
-        query=10**6,
-        tokens=10**6,
-        aliases=10_000,
-        selections=100_000,
-        cost=10**9,
-        budget=10**12,
+        **PASSED,
         heavy_cost=10**12,  # nothing is heavy: the limit seen is the one on all requests
         strikes=0,
     )
-    slow = (
-        "{ "
-        + " ".join(f'a{i}: impact(elementCode: "uscc") {{ element columns }}' for i in range(1000))
-        + " }"
-    )
+    slow = IMPACT  # with the limits raised, it runs until its 3 s time budget stops it
     token = city["tokens"]["reader"]
     with AppServer(city["store"], max_body=4 * BIG, limits=limits) as server:
         for _attempt in range(3):
