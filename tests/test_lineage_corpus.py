@@ -161,12 +161,17 @@ class Tally:
     cases: int = 0
     statements: int = 0
     status_right: int = 0
+    tables_exact: int = 0  # statements whose sources and targets are exactly the labelled ones
     tables: Score = field(default_factory=Score)
     columns: Score = field(default_factory=Score)
 
     @property
     def status_accuracy(self) -> float:
         return self.status_right / self.statements if self.statements else 1.0
+
+    @property
+    def table_exact(self) -> float:
+        return self.tables_exact / self.statements if self.statements else 1.0
 
 
 @dataclass
@@ -180,6 +185,16 @@ class Outcome:
 def _table_items(statement: dict[str, Any]) -> set[str]:
     sources = {f"source:{t.lower()}" for t in statement.get("sources") or []}
     return sources | {f"target:{t.lower()}" for t in statement.get("targets") or []}
+
+
+def _is_empty(statement: dict[str, Any]) -> bool:
+    return (
+        not statement.get("sources")
+        and not statement.get("targets")
+        and not statement.get("columns")
+        and not statement.get("edges")
+        and statement.get("status", "ok") == "ok"
+    )
 
 
 def evaluate(case: Case, totals: list[Tally]) -> Outcome:
@@ -199,8 +214,12 @@ def evaluate(case: Case, totals: list[Tally]) -> Outcome:
     ]
     for tally in totals:
         tally.cases += 1
-    for index in range(max(len(case.expected), len(actual))):
-        want = case.expected[index] if index < len(case.expected) else {}
+    # entries that read and write nothing (SET, DECLARE, BEGIN, DROP) carry no lineage: whether a
+    # statement of control is an entry of its own must not shift every entry after it
+    expected = [s for s in case.expected if not _is_empty(s)]
+    actual = [s for s in actual if not _is_empty(s)]
+    for index in range(max(len(expected), len(actual))):
+        want = expected[index] if index < len(expected) else {}
         got = actual[index] if index < len(actual) else {}
         want_tables, got_tables = _table_items(want), _table_items(got)
         want_edges = parse_edges(want.get("columns") or [], f"{case.id}[{index}]") if want else set()
@@ -211,6 +230,7 @@ def evaluate(case: Case, totals: list[Tally]) -> Outcome:
             if want:
                 tally.statements += 1
                 tally.status_right += want.get("status", "ok") == got.get("status")
+                tally.tables_exact += want_tables == got_tables
         for item in sorted(want_tables ^ got_tables):
             outcome.table_misses.append(f"[{index}] {'missing' if item in want_tables else 'extra'} {item}")
         for edge in sorted(want_edges ^ got_edges):
@@ -226,7 +246,7 @@ def _row(name: str, tally: Tally) -> str:
         f"{name:<10} {tally.cases:>5} {tally.statements:>5}"
         f"  {tally.tables.precision:>6.3f} {tally.tables.recall:>6.3f}"
         f"  {tally.columns.precision:>6.3f} {tally.columns.recall:>6.3f}"
-        f"  {tally.status_accuracy:>6.3f}"
+        f"  {tally.status_accuracy:>6.3f}  {tally.table_exact:>6.3f}"
     )
 
 
@@ -240,7 +260,7 @@ def run_corpus(cases: list[Case]) -> tuple[Tally, dict[str, Tally], list[Outcome
 def report(overall: Tally, by_dialect: dict[str, Tally], outcomes: list[Outcome], title: str = "") -> str:
     header = f"{'dialect':<10} {'cases':>5} {'stmts':>5}  {'tbl P':>6} {'tbl R':>6}"
     lines = [title] if title else []
-    lines.append(header + f"  {'col P':>6} {'col R':>6}  {'status':>6}")
+    lines.append(header + f"  {'col P':>6} {'col R':>6}  {'status':>6}  {'tbl =':>6}")
     lines += [_row(name, by_dialect[name]) for name in sorted(by_dialect)]
     lines.append(_row("overall", overall))
     misses = [o for o in outcomes if o.table_misses or o.column_misses or o.status_misses]
