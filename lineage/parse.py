@@ -23,54 +23,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
 from sqlglot.tokens import Token, TokenType
 
+from lineage.blocks import Piece, needs_structure, split_script
+from lineage.ddl import Move, moves, mutation
 from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose
+from lineage.names import column_name, sqlglot_schema, table_name
+from lineage.rewrite import (
+    DATA_KINDS,
+    hoist_with,
+    merge_query,
+    name_unaliased,
+    tables_read,
+    update_query,
+    values_query,
+    with_ctes,
+    written_table,
+)
 
 SchemaInput = Mapping[str, Sequence[str]]
 Traced = dict[ColumnRef, str]  # base column → strongest kind along the path
 
 
-def table_name(table: exp.Table) -> str:
-    """``catalog.db.name`` as written: unquoted parts lower-cased, quoted ones kept."""
-    parts = []
-    for key in ("catalog", "db", "this"):
-        part = table.args.get(key)
-        if isinstance(part, exp.Identifier):
-            name = part.name if part.quoted else part.name.lower()
-            parts.append(f"#{name}" if part.args.get("temporary") and not name.startswith("#") else name)
-        elif isinstance(part, exp.Expr) and part.name:
-            parts.append(part.name.lower())
-    return ".".join(parts)
-
-
 PSEUDO_COLUMNS = frozenset({"rownum", "rowid", "level", "connect_by_isleaf", "connect_by_iscycle", "sysdate"})
 """Oracle's pseudo-columns: read from no table, whatever qualify binds them to."""
-
-
-def _column_name(identifier: exp.Expr | str) -> str:
-    if isinstance(identifier, exp.Identifier):
-        return identifier.name if identifier.quoted else identifier.name.lower()
-    return str(identifier.name if isinstance(identifier, exp.Expr) else identifier).lower()
-
-
-def sqlglot_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
-    """``{"db.table": [cols]}`` → sqlglot's nested ``{"db": {"table": {col: type}}}``, names equally deep."""
-    nested: dict[str, object] = {}
-    depth = max((len(k.split(".")) for k in schema), default=1)
-    for name, columns in schema.items():
-        parts = name.split(".")
-        parts = [""] * (depth - len(parts)) + parts if len(parts) < depth else parts
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})  # type: ignore[assignment]
-        node[parts[-1]] = {c: "TEXT" for c in columns}
-    return nested
 
 
 @dataclass
@@ -87,6 +69,9 @@ class _Tracer:
     sources: set[str] = field(default_factory=set)
     extra_indirect: set[ColumnRef] = field(default_factory=set)
     incomplete: set[tuple[int, str]] = field(default_factory=set)  # outputs with an unknown source
+    # window PARTITION BY / ORDER BY columns shaping each output, carried up to what reads it
+    shapes: dict[tuple[int, str], set[ColumnRef]] = field(default_factory=dict)
+    shaping: list[set[ColumnRef]] = field(default_factory=list)
 
     def _unresolved(self, what: str) -> None:
         """Note what could not be resolved; every output being traced is then incomplete."""
@@ -157,10 +142,13 @@ class _Tracer:
         if key in self.memo:
             if key in self.incomplete:
                 self.incomplete.update(self.visiting)
+            if self.shaping:
+                self.shaping[-1].update(self.shapes.get(key, ()))
             return self.memo[key]
         if key in self.visiting:  # a recursive CTE reading itself
             return {}
         self.visiting.add(key)
+        self.shaping.append(set())
         result: Traced = {}
         if scope.set_operation_scopes:
             position = self._position(scope, name)
@@ -182,7 +170,21 @@ class _Tracer:
                 result = self.expression(scope, projection)
         self.visiting.discard(key)
         self.memo[key] = result
+        shapes = self.shaping.pop()
+        self.shapes[key] = shapes
+        if self.shaping:
+            self.shaping[-1].update(shapes)
         return result
+
+    def shape_of(self, scope: Scope, name: str) -> set[ColumnRef]:
+        """The window columns shaping output ``name`` of ``scope`` (traced by :meth:`output`)."""
+        return self.shapes.get(self._key(scope, name), set())
+
+    def read(self, scope: Scope, column: exp.Column) -> set[ColumnRef]:
+        """What a filter, join or ordering column reads: its sources and the windows behind it."""
+        self.shaping.append(set())
+        refs = set(self.column(scope, column))
+        return refs | self.shaping.pop()
 
     @staticmethod
     def _position(scope: Scope, name: str) -> int | None:
@@ -235,6 +237,14 @@ class _Tracer:
             if child is not None:
                 for ref, kind in self._scope_values(child).items():
                     result[ref] = _stronger(result.get(ref), compose("transformation", kind))
+        specs = _window_specs(inner)
+        if specs:
+            shaped: set[ColumnRef] = set()
+            for spec in specs:
+                for column in _columns_outside_subqueries(spec):
+                    shaped |= self.read(scope, column)
+            if self.shaping:
+                self.shaping[-1].update(shaped)
         return result
 
     def _scope_values(self, scope: Scope) -> Traced:
@@ -251,6 +261,12 @@ class _Tracer:
             source = _udtf_providing(scope, column.name)
         if source is None and not source_name and len(scope.sources) == 1:
             source = next(iter(scope.sources.values()))
+        candidates: list[str] = []
+        if source is None and not source_name and len(scope.sources) > 1:
+            # an unqualified column over a join: the only source that can have it, if the schema says
+            candidates = [name for name, each in scope.sources.items() if self._has(each, column)]
+            if len(candidates) == 1:
+                source = scope.sources[candidates[0]]
         if source is None:
             outer = scope.parent  # a correlated reference
             while outer is not None and source is None:
@@ -281,9 +297,17 @@ class _Tracer:
                 return {}
             return self.table_function(scope, source.this)  # generate_series(...) AS g(d)
         if isinstance(source, exp.Table):
-            return self.base(table_name(source), _column_name(column.this))
+            return self.base(table_name(source), column_name(column.this))
+        if len(candidates) > 1:
+            tables = sorted(self._label(scope.sources[name], name) for name in candidates)
+            self._unresolved(f"{column.sql()} (in one of {', '.join(tables)})")
+            return {}
         self._unresolved(column.sql())
         return {}
+
+    @staticmethod
+    def _label(source: Scope | exp.Table, alias: str) -> str:
+        return table_name(source) if isinstance(source, exp.Table) else alias
 
     def _has(self, source: Scope | exp.Table | None, column: exp.Column) -> bool:
         """Whether ``source`` has a real column of that name (a table not in the schema may)."""
@@ -291,7 +315,7 @@ class _Tracer:
             return column.name in {s.alias_or_name for s in _selects(source)}
         if isinstance(source, exp.Table):
             table = table_name(source)
-            return table not in self.known or _column_name(column.this) in self.known[table]
+            return table not in self.known or column_name(column.this) in self.known[table]
         return False
 
     def table_function(self, scope: Scope, function: exp.Expr) -> Traced:
@@ -331,16 +355,16 @@ class _Tracer:
                     clauses.extend(part)
                 elif part is not None:
                     clauses.append(part)
-        if not scope.is_root:  # windows of the outer query shape only their own output column
-            clauses += _window_specs(query)
         aliases = {s.alias for s in _selects(scope) if isinstance(s, exp.Alias)}
         order = query.args.get("order")
         for clause in clauses:
             for column in _columns_outside_subqueries(clause):
                 if clause is order and column.name in aliases:  # ORDER BY names an output first
+                    self.shaping.append(set())
                     refs.update(self.output(scope, column.name))
+                    refs.update(self.shaping.pop())
                 else:
-                    refs.update(self.column(scope, column))
+                    refs.update(self.read(scope, column))
             for subquery in clause.find_all(exp.Select) if isinstance(clause, exp.Expr) else ():
                 child = _scope_of(scope, subquery)
                 if child is not None:
@@ -514,6 +538,23 @@ class _Script:
     temp_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     temp_indirect: dict[str, set[ColumnRef]] = field(default_factory=dict)
     by_name: dict[str, set[str]] = field(default_factory=dict)  # last name part → schema keys
+    transient: set[int] = field(default_factory=set)  # CREATE TABLE statements dropped later in the script
+    in_block: bool = False  # the statement being traced sits in a procedure or block
+
+    @property
+    def bare_target(self) -> str | None:
+        """What a bare query writes: the registry's view, but not from inside a procedure."""
+        return None if self.in_block else self.default_target
+
+    def is_temp(self, create: exp.Create, name: str) -> bool:
+        """A temporary table, or one the script creates and drops again: an intermediate result."""
+        return _is_temp(create, name) or id(create) in self.transient
+
+    def into_variables(self, into: exp.Into) -> bool:
+        """Whether ``SELECT ... INTO`` names variables (in a block, except T-SQL's tables; ``@v``)."""
+        if isinstance(into.this, exp.Table) and isinstance(into.this.this, exp.Parameter):
+            return True
+        return self.in_block and self.dialect != "tsql" and not into.args.get("temporary")
 
     def relevant(self, query: exp.Expr) -> dict[str, list[str]]:
         """The known tables a statement may name, matched on their last name part.
@@ -526,6 +567,10 @@ class _Script:
                 self.by_name.setdefault(key.rpartition(".")[2].lower(), set()).add(key)
         out: dict[str, list[str]] = {}
         for table in query.find_all(exp.Table):
+            written = table_name(table)
+            if written in self.schema:  # named as the schema names it: no same-named other to confuse
+                out[written] = self.schema[written]
+                continue
             for key in self.by_name.get(table.name.lower(), ()):
                 out[key] = self.schema[key]
         return out
@@ -535,6 +580,17 @@ class _Script:
         self.schema[table] = list(columns)
         if self.by_name:
             self.by_name.setdefault(table.rpartition(".")[2].lower(), set()).add(table)
+
+    def qualify(self, query: exp.Expr, schema: dict[str, object] | None, columns: bool) -> exp.Expr:
+        return qualify(
+            query,
+            dialect=self.dialect,
+            schema=schema,
+            qualify_columns=columns,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
 
     def trace_query(
         self,
@@ -553,14 +609,16 @@ class _Script:
         indirect edges of just those target columns.
         """
         shaping = shaping or {}
-        qualified = qualify(  # in place: every caller hands over a tree it no longer needs
-            query,
-            dialect=self.dialect,
-            schema=sqlglot_schema(self.relevant(query)) or None,
-            validate_qualify_columns=False,
-            quote_identifiers=False,
-            identify=False,
-        )
+        name_unaliased(query, self.dialect)  # max(col1) is "max(col1)", not _col_0
+        schema = sqlglot_schema(self.relevant(query)) or None
+        unplaced: list[str] = []
+        try:  # in place: every caller hands over a tree it no longer needs
+            qualified = self.qualify(query, schema, columns=True)
+        except OptimizeError as exc:
+            # an unqualified column sqlglot will not place without a schema (in a correlated
+            # subquery, or that may be an alias): trace with the columns as written instead
+            unplaced.append(str(exc).split("\n")[0])
+            qualified = self.qualify(query, schema, columns=False)
         root = build_scope(qualified)
         if root is None:
             return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
@@ -579,10 +637,15 @@ class _Script:
         incomplete: list[str] = []  # target columns some of whose sources are unknown
         for position, (output, name) in enumerate(zip(outputs, written, strict=True)):
             traced = tracer.output(root, output)
+            shapes = set(tracer.shape_of(root, output))
             if outputs.count(output) > 1 and root is first and position != outputs.index(output):
                 # a name given twice (DuckDB renames the second): trace this projection itself
                 traced = dict(traced)
+                tracer.shaping.append(set())
                 _merge(traced, tracer.expression(root, _selects(root)[position]))
+                shapes = tracer.shaping.pop()
+            if shapes and output not in shaping:
+                own_indirect.setdefault(name, set()).update(shapes)
             if output in shaping:
                 for shaped in shaping[output]:
                     own_indirect.setdefault(shaped, set()).update(traced)
@@ -631,23 +694,20 @@ class _Script:
             for name, refs in own_indirect.items():
                 for ref in refs:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
-            for projection, name in zip(_selects(first), written, strict=True):
-                for spec in _window_specs(projection):
-                    for column in spec.find_all(exp.Column):
-                        for ref in tracer.column(first, column):
-                            edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
         stars = [
             star
             for star in qualified.find_all(exp.Star)
             if isinstance(star.parent, exp.Select)
             or (isinstance(star.parent, exp.Column) and isinstance(star.parent.parent, exp.Select))
         ]
-        partial = bool(tracer.unresolved) or bool(stars)
+        partial = bool(tracer.unresolved) or bool(stars) or bool(unplaced)
         reason = None
         if stars:
             reason = "SELECT * over a table whose columns are unknown (give a schema)"
         elif tracer.unresolved:
             reason = "unresolved: " + ", ".join(sorted(tracer.unresolved)[:5])
+        elif unplaced:
+            reason = unplaced[0]
         if target:
             self.define(target, names)
         lineage = StatementLineage(
@@ -690,7 +750,11 @@ def _target_of(node: exp.Expr) -> tuple[str | None, list[str] | None]:
     """(table, explicit column list) of an INSERT/CREATE target."""
     if isinstance(node, exp.Schema):
         table = node.this
-        columns = [_column_name(c if isinstance(c, exp.Identifier) else c.this) for c in node.expressions]
+        columns = [
+            column_name(c if isinstance(c, exp.Identifier) else c.this)
+            for c in node.expressions
+            if isinstance(c, (exp.Identifier, exp.ColumnDef, exp.Column))
+        ]
         return (table_name(table) if isinstance(table, exp.Table) else None), columns or None
     if isinstance(node, exp.Table):
         return table_name(node), None
@@ -699,134 +763,182 @@ def _target_of(node: exp.Expr) -> tuple[str | None, list[str] | None]:
 
 def _is_temp(create: exp.Create, name: str) -> bool:
     props = create.args.get("properties")
-    temporary = bool(props and props.find(exp.TemporaryProperty))
+    temporary = bool(props and (props.find(exp.TemporaryProperty) or props.find(exp.VolatileProperty)))
     return temporary or name.startswith("#")
 
 
-def _merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str], dict[str, list[str]]]:
-    """MERGE as a SELECT of the values it writes, over target JOIN source ON the condition.
-
-    Each ``WHEN ... AND <condition>`` becomes a projection ``__w<n>`` after the written ones,
-    named in the returned shaping map with the target columns its branch writes.
-    """
-    target = merge.this
-    using = merge.args.get("using")
-    selects: list[exp.Expr] = []
-    names: list[str] = []
-    conditions: list[tuple[exp.Expr, list[str]]] = []
-    for when in merge.args.get("whens", exp.Whens()).expressions:
-        before = len(names)
-        then = when.args.get("then")
-        if isinstance(then, exp.Update):
-            for eq in then.expressions:
-                names.append(_column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this))
-                selects.append(eq.expression.copy())
-        elif isinstance(then, exp.Insert):
-            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
-            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
-            for column, value in zip(columns, values, strict=False):
-                names.append(_column_name(column.this if isinstance(column, exp.Column) else column))
-                selects.append(value.copy())
-        condition = when.args.get("condition")
-        if condition is not None and len(names) > before:
-            conditions.append((condition, names[before:]))
-    shaping = {f"__w{i}": written for i, (_, written) in enumerate(conditions)}
-    select = exp.select(
-        *(exp.alias_(s, f"__c{i}") for i, s in enumerate(selects)),
-        *(exp.alias_(c.copy(), f"__w{i}") for i, (c, _) in enumerate(conditions)),
-    ).from_(target.copy())
-    select = select.join(using.copy(), on=merge.args.get("on").copy())  # type: ignore[union-attr]
-    return select, names, shaping
+def _kind(create: exp.Create) -> str:
+    return str(create.args.get("kind") or "").upper()
 
 
-def _without_joins(table: exp.Expr) -> tuple[exp.Expr, list[exp.Join]]:
-    """A copy of an UPDATE's table and the joins sqlglot hangs on it (``UPDATE a JOIN b ...``)."""
-    bare = table.copy()
-    joins = [j for j in bare.args.get("joins") or [] if isinstance(j, exp.Join)]
-    bare.set("joins", None)
-    return bare, joins
+def _without(lineage: StatementLineage, table: str) -> StatementLineage:
+    """``lineage`` with ``table`` (the one it writes) no longer listed as read."""
+    return replace(lineage, sources=tuple(s for s in lineage.sources if s != table))
 
 
-def _update_query(update: exp.Update) -> tuple[exp.Select, list[str], str | None]:
-    """UPDATE as a SELECT of the values it sets, over its tables; with the table it writes.
+def _written_also_read(statement: exp.Expr, target: str | None, skip: Sequence[exp.Expr] = ()) -> bool:
+    """Whether the table a DML statement writes is also read as rows: in a subquery, or as another
+    FROM item (``UPDATE t SET ... FROM t AS parent``), not for being named in SET, ON or WHERE."""
+    if not target:
+        return False
+    if target in tables_read(statement, written={target}, skip=skip):
+        return True
+    skipped = {id(node) for node in skip}
+    for table in statement.find_all(exp.Table):
+        if id(table) in skipped or table_name(table) != target:
+            continue
+        if table.parent is statement and table.arg_key in ("this", "tables"):
+            continue
+        if isinstance(table.parent, (exp.From, exp.Join)):
+            return True
+    return False
 
-    ``UPDATE t SET ... FROM s`` reads t joined with s; MySQL's ``UPDATE t JOIN s ON ...`` keeps
-    its join; T-SQL's ``UPDATE o SET ... FROM orders o JOIN ...`` names the alias of a FROM table,
-    and writes that table.
-    """
-    names = [
-        _column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this)
-        for eq in update.expressions
-    ]
-    target, joins = _without_joins(update.this)
-    written = table_name(update.this) if isinstance(update.this, exp.Table) else None
-    source = update.args.get("from_") or update.args.get("from")
-    if source is not None:
-        first, more = _without_joins(source.this)
-        tables = [first, *(j.this for j in more)]
-        aliased = next(
-            (
-                t
-                for t in tables
-                if isinstance(t, exp.Table)
-                and isinstance(target, exp.Table)
-                and not target.db
-                and t.alias
-                and t.alias == target.name
-            ),
-            None,
-        )
-        if aliased is not None:
-            target, joins, written = first, more, table_name(aliased)
+
+def _moves(script: _Script, moves: Sequence[Move], index: int, sql: str, kind: str) -> StatementLineage:
+    """Lineage of DDL moving rows or structure (rename, swap, clone, like, partition exchange)."""
+    before = {m.source: list(script.schema.get(m.source, [])) for m in moves}
+    edges: set[ColumnEdge] = set()
+    unknown: list[str] = []
+    for move in moves:
+        columns = before[move.source]
+        if move.rows:
+            if not columns and move.source not in script.temp:
+                unknown.append(move.source)
+            for column in columns:
+                edges.add(
+                    ColumnEdge(ColumnRef(move.source, column), ColumnRef(move.target, column), "direct")
+                )
+        if columns:
+            script.define(move.target, columns)
+    sources = sorted({m.source for m in moves})
+    targets = sorted({m.target for m in moves})
+    return StatementLineage(
+        index,
+        sql,
+        tuple(sources),
+        tuple(targets),
+        tuple(sorted(edges)),
+        "partial" if unknown else "ok",
+        f"the columns of {', '.join(sorted(set(unknown)))} are not known (give a schema)"
+        if unknown
+        else None,
+        kind=kind,
+        unresolved=tuple(unknown),
+    )
+
+
+def _sources_through_temp(script: _Script, names: Iterable[str]) -> tuple[str, ...]:
+    out: set[str] = set()
+    for name in names:
+        if name in script.temp:
+            out.update(script.temp_sources.get(name, ()))
         else:
-            joins = [*joins, exp.Join(this=first), *more]
-    select = exp.select(
-        *(exp.alias_(eq.expression.copy(), f"__c{i}") for i, eq in enumerate(update.expressions))
-    ).from_(target)
-    select.set("joins", joins or None)
-    where = update.args.get("where")
-    if where is not None:
-        select = select.where(where.this.copy())
-    return select, names, written
+            out.add(name)
+    return tuple(sorted(out))
+
+
+def _delete(
+    script: _Script, statement: exp.Delete, with_: exp.With | None, index: int, sql: str
+) -> StatementLineage:
+    """DELETE writes its table (no column is written) and reads what its subqueries and USING read."""
+    target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
+    named = [t for t in statement.args.get("tables") or [] if isinstance(t, exp.Table)]
+    if named and isinstance(statement.this, exp.Table):  # DELETE o FROM orders o JOIN ...
+        items = [statement.this, *(j.this for j in statement.this.args.get("joins") or [])]
+        alias = table_name(named[0])
+        written = next(
+            (t for t in items if isinstance(t, exp.Table) and (t.alias or "").lower() == alias), None
+        )
+        target = table_name(written) if written is not None else alias
+    if with_ is not None:
+        statement.set("with_", with_)
+    read = tables_read(statement, written={target} if target else ())
+    return StatementLineage(
+        index, sql, _sources_through_temp(script, read), (target,) if target else (), kind="delete"
+    )
+
+
+def _syntax_only(
+    script: _Script, statement: exp.Expr, index: int, sql: str, exc: Exception
+) -> StatementLineage:
+    """Fail closed on the columns, never on the tables: what the syntax says is read and written."""
+    target = written_table(statement)
+    if isinstance(statement, exp.Select) and isinstance(statement.args.get("into"), exp.Into):
+        into = statement.args["into"].this
+        target = table_name(into) if isinstance(into, exp.Table) else None
+    if target is None and isinstance(statement, exp.Query) and not script.in_block:
+        target = script.default_target
+    read = tables_read(statement, written={target} if target else ())
+    if isinstance(statement, (exp.Update, exp.Merge)) and target and _written_also_read(statement, target):
+        read.add(target)
+    return StatementLineage(
+        index,
+        sql,
+        _sources_through_temp(script, read),
+        (target,) if target else (),
+        status="partial",
+        reason=f"columns not traced ({_failure(exc)[0]}); tables from the syntax",
+        kind=statement.key,
+        unresolved=("*",) if target else (),
+    )
 
 
 def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
+    with_ = hoist_with(statement)
+    if isinstance(statement, exp.Command):
+        rewritten = mutation(sql) if script.dialect == "clickhouse" else None
+        if rewritten is not None:
+            return _statement(script, sqlglot.parse_one(rewritten, read=script.dialect), index, sql)
+    ddl = moves(statement, sql, script.dialect)
+    if ddl:
+        for move in ddl:
+            if move.source in script.temp:
+                script.temp[move.target] = script.temp[move.source]
+                script.temp_sources[move.target] = script.temp_sources.get(move.source, ())
+        return _moves(script, ddl, index, sql, statement.key)
     if isinstance(statement, exp.Create):
         target, columns = _target_of(statement.this)
-        query = statement.expression
-        kind = f"create {str(statement.args.get('kind') or '').lower()}".strip()
+        query = with_ctes(statement.expression, with_) if statement.expression is not None else None
+        kind = f"create {_kind(statement).lower()}".strip()
+        if _kind(statement) not in DATA_KINDS:
+            return StatementLineage(index, sql, kind=kind, reason="no data flow")
         if target and columns and query is None:
             script.define(target, columns)
         if query is None or not isinstance(query, exp.Query):
-            if target and query is None and _is_temp(statement, target):  # filled later, by INSERT
+            if target and query is None and script.is_temp(statement, target):  # filled later, by INSERT
                 script.remember_temp(target, StatementLineage(index, sql))
-            return StatementLineage(
-                index, sql, targets=(target,) if target else (), kind=kind, reason="no data flow"
-            )
+            return StatementLineage(index, sql, kind=kind, reason="no data flow")
         lineage = script.trace_query(query, target, columns, kind, index, sql)
-        if target and _is_temp(statement, target):
+        if target and script.is_temp(statement, target):
             script.remember_temp(target, lineage)
         return lineage
     if isinstance(statement, exp.Insert):
         target, columns = _target_of(statement.this)
+        if columns is None and target in script.schema:
+            columns = script.schema[target]
         query = statement.expression
+        if isinstance(query, exp.Values):
+            query = values_query(query, columns, script.dialect)
         if not isinstance(query, exp.Query):
             return StatementLineage(
                 index, sql, targets=(target,) if target else (), kind="insert", reason="no query (VALUES)"
             )
-        if columns is None and target in script.schema:
-            columns = script.schema[target]
-        lineage = script.trace_query(query, target, columns, "insert", index, sql)
+        lineage = script.trace_query(with_ctes(query, with_), target, columns, "insert", index, sql)
         if target in script.temp:
             script.remember_temp(target, lineage, add=True)
         return lineage
     if isinstance(statement, exp.Merge):
-        query, names, shaping = _merge_query(statement)
+        query, names, shaping = merge_query(statement)
         target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
-        return script.trace_query(query, target, names, "merge", index, sql, shaping)
+        lineage = script.trace_query(with_ctes(query, with_), target, names, "merge", index, sql, shaping)
+        return lineage if _written_also_read(statement, target) else _without(lineage, target or "")
     if isinstance(statement, exp.Update):
-        query, names, target = _update_query(statement)
-        return script.trace_query(query, target, names, "update", index, sql)
+        query, names, target, item = update_query(statement)
+        skip = [item] if item is not None else []
+        lineage = script.trace_query(with_ctes(query, with_), target, names, "update", index, sql)
+        return lineage if _written_also_read(statement, target, skip) else _without(lineage, target or "")
+    if isinstance(statement, exp.Delete):
+        return _delete(script, statement, with_, index, sql)
     if isinstance(statement, exp.Drop):
         dropped = [*(statement.args.get("tables") or []), statement.this]
         for table in dropped:
@@ -838,38 +950,22 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
     if isinstance(statement, exp.Pivot) and isinstance(statement.this, exp.Table):
         # DuckDB's PIVOT t ... / UNPIVOT t ... statement: a query of every column of the result
         query = exp.select("*").from_(exp.Subquery(this=statement))
-        lineage = script.trace_query(query, script.default_target, None, statement.key, index, sql)
+        lineage = script.trace_query(query, script.bare_target, None, statement.key, index, sql)
         what = "UNPIVOT" if statement.args.get("unpivot") else "PIVOT"
         return replace(lineage, reason=f"{what}: its output columns are not known, read as all it reads")
     if isinstance(statement, exp.Query):
         into = statement.args.get("into") if isinstance(statement, exp.Select) else None
         if into is not None:
-            target = table_name(into.this)
             statement.set("into", None)
+            if script.into_variables(into):  # PL/SQL, MySQL, BigQuery: SELECT ... INTO a variable
+                return script.trace_query(statement, None, None, "select", index, sql)
+            target = table_name(into.this)
             lineage = script.trace_query(statement, target, None, "select into", index, sql)
             if into.args.get("temporary") or target.startswith("#"):
                 script.remember_temp(target, lineage)
             return lineage
-        return script.trace_query(statement, script.default_target, None, "select", index, sql)
+        return script.trace_query(statement, script.bare_target, None, "select", index, sql)
     return StatementLineage(index, sql, kind=statement.key, reason="no data flow")
-
-
-def _statements(sql: str, dialect: Dialect) -> Iterator[tuple[list[Token], str]]:
-    """The tokens of each statement of a script, with the statement's own text.
-
-    The script is tokenized once and cut at top-level semicolons, as sqlglot's parser cuts it;
-    a statement's text is sliced from the script (what the department wrote, comments inside
-    kept), rather than generated again from the tree.
-    """
-    chunk: list[Token] = []
-    for token in dialect.tokenize(sql):
-        if token.token_type != TokenType.SEMICOLON:
-            chunk.append(token)
-        elif chunk:
-            yield chunk, sql[chunk[0].start : chunk[-1].end + 1]
-            chunk = []
-    if chunk:
-        yield chunk, sql[chunk[0].start : chunk[-1].end + 1]
 
 
 def _failure(exc: Exception) -> tuple[str, int | None, int | None]:
@@ -882,39 +978,102 @@ def _failure(exc: Exception) -> tuple[str, int | None, int | None]:
     return f"{exc.__class__.__name__}: {exc}".split("\n")[0], None, None
 
 
+ANSI = ("", "ansi")
+"""Names of sqlglot's default dialect: standard SQL, when no dialect is given."""
+
+
+def _created_and_dropped(parsed: Sequence[tuple[Piece, list[exp.Expr] | Exception]]) -> set[int]:
+    """The ``CREATE TABLE`` statements whose table a later statement of the script drops."""
+    created: dict[str, exp.Create] = {}
+    out: set[int] = set()
+    for _, statements in parsed:
+        for statement in statements if isinstance(statements, list) else ():
+            if isinstance(statement, exp.Create) and _kind(statement) == "TABLE":
+                target, _ = _target_of(statement.this)
+                if target:
+                    created[target] = statement
+            elif isinstance(statement, exp.Drop):
+                for table in [*(statement.args.get("tables") or []), statement.this]:
+                    if isinstance(table, exp.Table) and table_name(table) in created:
+                        out.add(id(created.pop(table_name(table))))
+    return out
+
+
+def _cut(tokens: list[Token]) -> Iterator[list[Token]]:
+    """Tokens cut at top-level semicolons, as sqlglot's parser cuts a script."""
+    chunk: list[Token] = []
+    for token in tokens:
+        if token.token_type != TokenType.SEMICOLON:
+            chunk.append(token)
+        elif chunk:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def extract_lineage(
     sql: str,
     dialect: str = "duckdb",
     schema: SchemaInput | None = None,
     default_target: str | None = None,
 ) -> list[StatementLineage]:
-    """Lineage of every statement of ``sql``.
+    """Lineage of every statement of ``sql``, procedures' and blocks' bodies included.
 
     A statement that cannot be parsed comes back ``failed`` with the reason and its line and
-    column; the statements around it are still traced.
+    column; the statements around it are still traced. A statement whose columns cannot be traced
+    keeps the tables its syntax reads and writes, ``partial``. ``dialect`` ``ansi`` (or empty) is
+    sqlglot's default, standard SQL.
     """
+    name = "" if (dialect or "").lower() in ANSI else dialect
     script = _Script(
-        dialect, {k.lower(): [c.lower() for c in v] for k, v in (schema or {}).items()}, default_target
+        name, {k.lower(): [c.lower() for c in v] for k, v in (schema or {}).items()}, default_target
     )
     try:
-        engine = Dialect.get_or_raise(dialect)
-        chunks = list(_statements(sql, engine))
-    except SqlglotError as exc:  # an unknown dialect, or text that cannot be tokenized
+        engine = Dialect.get_or_raise(name)
+        tokens = engine.tokenize(sql)
+        structured = needs_structure(tokens, name)
+        if structured:  # procedures, blocks, T-SQL without semicolons: cut by the block structure
+            chunks = [(engine.tokenize(piece.text), piece) for piece in split_script(sql, name)]
+        else:
+            chunks = [(part, Piece(sql, part[0].start, part[-1].end, False)) for part in _cut(tokens)]
+    except (SqlglotError, ValueError) as exc:  # an unknown dialect, or text that cannot be tokenized
         reason, line, col = _failure(exc)
         return [StatementLineage(0, sql, status="failed", reason=reason, line=line, col=col)]
     parser = engine.parser()
-    out: list[StatementLineage] = []
-    for tokens, text in chunks:
+    parsed: list[tuple[Piece, list[exp.Expr] | Exception]] = []
+    for part, piece in chunks:
         try:
-            parsed = [s for s in parser.parse(tokens, sql) if s is not None]
+            trees = parser.parse(part, piece.text if structured else sql)
+            parsed.append((piece, [tree for tree in trees if tree is not None]))
         except SqlglotError as exc:
-            reason, line, col = _failure(exc)
+            parsed.append((piece, exc))
+    script.transient = _created_and_dropped(parsed)
+    out: list[StatementLineage] = []
+    for piece, statements in parsed:
+        text = piece.text
+        if isinstance(statements, Exception):
+            reason, line, col = _failure(statements)
+            if structured and line is not None:
+                line += piece.first_line - 1
             out.append(StatementLineage(len(out), text, status="failed", reason=reason, line=line, col=col))
             continue
-        for statement in parsed:
+        script.in_block = piece.in_block
+        for ordinal, statement in enumerate(statements):
             index = len(out)
             try:
                 out.append(_statement(script, statement, index, text))
-            except Exception as exc:  # sqlglot raises plain errors on some constructs: keep them as data
-                out.append(StatementLineage(index, text, status="failed", reason=_failure(exc)[0]))
+            except Exception as exc:  # the columns could not be traced: the tables still are
+                out.append(_fallback(script, engine, text, ordinal, index, exc))
     return out
+
+
+def _fallback(
+    script: _Script, engine: Dialect, text: str, ordinal: int, index: int, exc: Exception
+) -> StatementLineage:
+    """The syntax-only lineage of a statement whose tracing raised (parsed afresh: tracing rewrites)."""
+    try:
+        statement = [s for s in engine.parse(text) if s is not None][ordinal]
+        return _syntax_only(script, statement, index, text, exc)
+    except Exception:
+        return StatementLineage(index, text, status="failed", reason=_failure(exc)[0])

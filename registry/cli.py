@@ -798,7 +798,8 @@ def lineage(
     target: Annotated[
         str | None,
         typer.Option(
-            help="Where a bare SELECT writes (default: the file's name without .sql; stdin: 'stdin')."
+            help="The view a bare SELECT defines, to trace its columns into (default: none; a bare "
+            "query writes nothing)."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file.")] = False,
@@ -815,9 +816,7 @@ def lineage(
     for name in files:
         if name == "-":
             text = sys.stdin.read()
-            default_target = target or "stdin"
         else:
-            default_target = target or Path(name).stem
             try:
                 text = Path(name).read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as exc:
@@ -825,7 +824,9 @@ def lineage(
                 err.print(f"[red]{name}: cannot read ({reason})[/]", soft_wrap=True)
                 missing = True
                 continue
-        statements = extract_lineage(text, dialect, schema=known, default_target=default_target.lower())
+        statements = extract_lineage(
+            text, dialect, schema=known, default_target=target.lower() if target else None
+        )
         if as_json:
             line = {"file": name, "statements": [s.to_json() for s in statements]}
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -25,6 +25,11 @@ def test_files_in_json_are_one_line_each_with_kinds(tmp_path: Path) -> None:
     (tmp_path / "b.sql").write_text("select upper(name) as name from people where age > 3", encoding="utf-8")
     result = govreg("lineage", "a.sql", "b.sql", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # a bare query writes nothing: no table named after its file (issue 12)
+    [bare] = json.loads(result.stdout.splitlines()[1])["statements"]
+    assert (bare["sources"], bare["targets"], bare["columns"]) == (["people"], [], [])
+    result = govreg("lineage", "a.sql", "b.sql", "--json", "--target", "b", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
     assert len(out) == 2
     a, b = (json.loads(line) for line in out)
@@ -44,7 +49,7 @@ def test_files_in_json_are_one_line_each_with_kinds(tmp_path: Path) -> None:
         ("daily.region", "report.region", "direct"),
         ("daily.total", "report.total", "direct"),
     }
-    # a bare query writes to the file's name
+    # with --target, a bare query is the view it names
     [query] = b["statements"]
     assert query["targets"] == ["b"]
     assert {(c["source"], c["target"], c["kind"]) for c in query["columns"]} == {
@@ -88,7 +93,9 @@ def test_registry_home_gives_the_columns_of_datasets_and_views(tmp_path: Path) -
     query = "select e.*, s.credit_grade from enterprise_registration e "
     query += "join enterprise_credit_score s using (uscc)"
     (tmp_path / "q.sql").write_text(query, encoding="utf-8")
-    result = govreg("lineage", "q.sql", "--json", cwd=tmp_path, env={"GOVREG_HOME": str(CITY)})
+    result = govreg(
+        "lineage", "q.sql", "--json", "--target", "q", cwd=tmp_path, env={"GOVREG_HOME": str(CITY)}
+    )
     assert result.returncode == 0, result.stderr
     [statement] = lines(result.stdout)[0]["statements"]
     assert statement["status"] == "ok", statement["reason"]
