@@ -26,6 +26,7 @@ and follows the block structure:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -98,6 +99,8 @@ TSQL_STARTS = {
     "ROLLBACK", "WAITFOR",
 }  # fmt: skip
 BODIES = {"SELECT", "VALUES", "EXEC", "EXECUTE", "INSERT", "UPDATE", "DELETE", "MERGE"}
+BLOCK_WORDS = re.compile(r"\b(?:BEGIN|DECLARE|PROC|PROCEDURE|FUNCTION|TRIGGER|PACKAGE|DO|LOOP|CALL)\b", re.I)
+"""Words without which a script has no block, procedure or routine (tokens decide when present)."""
 SET_OPERATORS = {"UNION", "ALL", "INTERSECT", "EXCEPT", "MINUS", "DISTINCT"}
 
 
@@ -116,10 +119,12 @@ def _structure_tokenizer(dialect: str) -> Tokenizer:
     return cls(dialect=engine)
 
 
-def needs_structure(tokens: list[Token], dialect: str) -> bool:
+def needs_structure(sql: str, tokens: list[Token], dialect: str) -> bool:
     """Whether a script has blocks or routines (or is T-SQL) and must be cut by :func:`split_script`."""
     if dialect == "tsql":
         return True
+    if not BLOCK_WORDS.search(sql):  # the common case, decided on the text alone
+        return False
     for token in tokens:
         if token.token_type in (TokenType.COMMAND, TokenType.BEGIN, TokenType.DECLARE, TokenType.PROCEDURE):
             return True

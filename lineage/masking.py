@@ -35,8 +35,10 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
 
 from lineage.models import ColumnRef
+from lineage.names import sqlglot_schema
 from lineage.parse import (
     ANALYTIC,
+    KnownTables,
     _ancestors,
     _columns_outside_subqueries,
     _in_pattern,
@@ -45,7 +47,6 @@ from lineage.parse import (
     _Script,
     _selects,
     _Tracer,
-    sqlglot_schema,
 )
 from registry.home import Registry
 from registry.model import Declassification, View
@@ -103,8 +104,7 @@ def refusal(registry: Registry, propagation: Propagation, view: View, rule: Decl
         return "the view's SQL does not parse"
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
         return "only a view of one query can be declassified"
-    schema = {k.lower(): [c.lower() for c in v] for k, v in propagation.lineage.schema.items()}
-    script = _Script(view.dialect, schema, view.code)
+    script = _Script(view.dialect, KnownTables(propagation.lineage.schema), view.code)
     try:
         qualified = qualify(
             parsed[0],
@@ -119,7 +119,7 @@ def refusal(registry: Registry, propagation: Propagation, view: View, rule: Decl
         return f"the view's SQL cannot be followed ({exc.__class__.__name__})"
     if root is None:
         return "the view's SQL is not a query"
-    tracer = _Tracer({}, {}, schema)
+    tracer = _Tracer({}, {}, script.schema)
     for scope in root.traverse():
         tracer.scopes.setdefault(id(scope.expression), scope)
     return _Checker(registry, propagation, rule, tracer).output(root, rule.column)

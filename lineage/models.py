@@ -53,6 +53,11 @@ class ColumnEdge:
         return {"source": str(self.source), "target": str(self.target), "kind": self.kind}
 
 
+def edge_order(edge: ColumnEdge) -> tuple[str, str, str, str, str]:
+    """The sort key of an edge: its natural order, as a plain tuple (compared in C, not field by field)."""
+    return (edge.source.table, edge.source.column, edge.target.table, edge.target.column, edge.kind)
+
+
 @dataclass(frozen=True, slots=True)
 class StatementLineage:
     """What one statement reads and writes, column by column."""

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from sqlglot import exp
+from sqlglot.schema import MappingSchema, normalize_name
 
 
 def table_name(table: exp.Table) -> str:
@@ -44,3 +46,31 @@ def sqlglot_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, object]:
             node = node.setdefault(part, {})  # type: ignore[assignment]
         node[parts[-1]] = {c: "TEXT" for c in columns}
     return nested
+
+
+@lru_cache(maxsize=1 << 16)
+def normalized(name: str, dialect: str, is_table: bool) -> str:
+    """``name`` as sqlglot's dialect normalizes an identifier (DuckDB lower-cases, Snowflake upper-cases).
+
+    Cached: a registry's few thousand names are normalized once, not again for every view.
+    """
+    return normalize_name(name, dialect=dialect, is_table=is_table).name
+
+
+def mapping_schema(schema: Mapping[str, Sequence[str]], dialect: str) -> MappingSchema | None:
+    """The tables of ``schema`` as sqlglot's schema, already normalized for ``dialect``.
+
+    qualify would normalize every name of a plain mapping again on each call; handing it a schema
+    whose names are normalized once (and cached) keeps that out of every statement's cost.
+    """
+    if not schema:
+        return None
+    nested = sqlglot_schema(
+        {
+            ".".join(normalized(part, dialect, True) for part in key.split(".")): [
+                normalized(column, dialect, False) for column in columns
+            ]
+            for key, columns in schema.items()
+        }
+    )
+    return MappingSchema(nested, dialect=dialect, normalize=False)

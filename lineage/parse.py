@@ -29,12 +29,13 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
+from sqlglot.schema import MappingSchema
 from sqlglot.tokens import Token, TokenType
 
 from lineage.blocks import Piece, needs_structure, split_script
 from lineage.ddl import Move, moves, mutation
-from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose
-from lineage.names import column_name, sqlglot_schema, table_name
+from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose, edge_order
+from lineage.names import column_name, mapping_schema, table_name
 from lineage.rewrite import (
     DATA_KINDS,
     hoist_with,
@@ -198,19 +199,14 @@ class _Tracer:
         """Base columns of an expression in ``scope``, with the kind of the whole expression."""
         inner = node.this if isinstance(node, exp.Alias) else node
         result: Traced = {}
-        for pattern in _patterns(inner):  # COLUMNS(...), #n: which columns is not known here
-            own = (
-                "direct"
-                if pattern is inner
-                else "aggregation"
-                if _aggregated(pattern, inner)
-                else "transformation"
-            )
+        own = _Owned(inner)  # one walk: the columns, patterns, rows, windows and subqueries of its own
+        for pattern in own.patterns:  # COLUMNS(...), #n: which columns is not known here
+            kind_of = _kind_in(pattern, inner)
             for ref, kind in self.every(scope, None, pattern.sql()).items():
-                result[ref] = _stronger(result.get(ref), compose(own, kind))
+                result[ref] = _stronger(result.get(ref), compose(kind_of, kind))
             self._unresolved(f"{pattern.sql()} (a column pattern: read as every column)")
-        for row in _owned(inner, exp.TableColumn):  # s, to_json(s): a whole row of source s
-            own = "direct" if row is inner else "aggregation" if _aggregated(row, inner) else "transformation"
+        for row in own.rows:  # s, to_json(s): a whole row of source s
+            kind_of = _kind_in(row, inner)
             outer: Scope | None = scope
             while outer is not None and row.name not in outer.sources:
                 outer = outer.parent
@@ -219,28 +215,23 @@ class _Tracer:
                 self._unresolved(f"{row.sql()} (a row of an unknown source)")
                 continue
             for ref, kind in self.every(scope, source, row.sql()).items():
-                result[ref] = _stronger(result.get(ref), compose(own, kind))
-        for column in _columns_outside_subqueries(inner):
-            if _in_window_spec(column) or _in_pattern(column, inner):
+                result[ref] = _stronger(result.get(ref), compose(kind_of, kind))
+        for column in own.columns:
+            if (own.windows and _in_window_spec(column)) or (
+                own.patterns_or_lambdas and _in_pattern(column, inner)
+            ):
                 continue
-            own = (
-                "direct"
-                if column is inner
-                else "aggregation"
-                if _aggregated(column, inner)
-                else "transformation"
-            )
+            kind_of = _kind_in(column, inner)
             for ref, kind in self.column(scope, column).items():
-                result[ref] = _stronger(result.get(ref), compose(own, kind))
-        for subquery in inner.find_all(exp.Subquery, exp.Select):
+                result[ref] = _stronger(result.get(ref), compose(kind_of, kind))
+        for subquery in own.subqueries:
             child = _scope_of(scope, subquery)
             if child is not None:
                 for ref, kind in self._scope_values(child).items():
                     result[ref] = _stronger(result.get(ref), compose("transformation", kind))
-        specs = _window_specs(inner)
-        if specs:
+        if own.windows:
             shaped: set[ColumnRef] = set()
-            for spec in specs:
+            for spec in _window_specs(inner):
                 for column in _columns_outside_subqueries(spec):
                     shaped |= self.read(scope, column)
             if self.shaping:
@@ -358,18 +349,67 @@ class _Tracer:
         aliases = {s.alias for s in _selects(scope) if isinstance(s, exp.Alias)}
         order = query.args.get("order")
         for clause in clauses:
-            for column in _columns_outside_subqueries(clause):
+            own = _Owned(clause)
+            for column in own.columns:
                 if clause is order and column.name in aliases:  # ORDER BY names an output first
                     self.shaping.append(set())
                     refs.update(self.output(scope, column.name))
                     refs.update(self.shaping.pop())
                 else:
                     refs.update(self.read(scope, column))
-            for subquery in clause.find_all(exp.Select) if isinstance(clause, exp.Expr) else ():
+            for subquery in own.subqueries:
                 child = _scope_of(scope, subquery)
                 if child is not None:
                     refs.update(self._scope_values(child))
         return refs
+
+
+class _Owned:
+    """The nodes of an expression that belong to its own query, found in one walk that stops at
+    subqueries (which are kept, as the subqueries it reads)."""
+
+    __slots__ = ("columns", "patterns", "patterns_or_lambdas", "rows", "subqueries", "windows")
+
+    def __init__(self, inner: exp.Expr) -> None:
+        self.columns: list[exp.Column] = []
+        self.patterns: list[exp.Expr] = []
+        self.rows: list[exp.Expr] = []
+        self.subqueries: list[exp.Expr] = []
+        self.windows = False
+        self.patterns_or_lambdas = False
+        if isinstance(inner, exp.Column) and isinstance(inner.this, exp.Identifier):
+            self.columns.append(inner)  # the most common projection and key: no walk needed
+            return
+        for node in inner.walk(prune=lambda n: n is not inner and isinstance(n, exp.Query)):
+            if node is not inner and isinstance(node, exp.Query):
+                self.subqueries.append(node)
+            elif isinstance(node, exp.Column):
+                self.columns.append(node)
+            elif isinstance(node, exp.Window):
+                self.windows = True
+            elif isinstance(node, exp.TableColumn):
+                self.rows.append(node)
+            elif isinstance(node, (exp.Columns, exp.Lambda)):
+                self.patterns_or_lambdas = True
+                if isinstance(node, exp.Columns):
+                    self.patterns.append(node)
+            elif isinstance(node, (exp.PositionalColumn, exp.Star)):
+                self.patterns.append(node)
+        if self.patterns:
+            self.patterns = [
+                p
+                for p in self.patterns
+                if not any(isinstance(a, exp.Columns) for a in _ancestors(p, inner))
+                and not (
+                    isinstance(p, exp.Star)
+                    and (p is inner or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
+                )
+            ]
+
+
+def _kind_in(node: exp.Expr, top: exp.Expr) -> str:
+    """How ``node``'s value reaches ``top``: itself, inside an aggregate, or transformed."""
+    return "direct" if node is top else "aggregation" if _aggregated(node, top) else "transformation"
 
 
 ANALYTIC = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
@@ -527,12 +567,42 @@ def _scope_of(scope: Scope, query: exp.Expr) -> Scope | None:
     return None
 
 
+class KnownTables(dict[str, list[str]]):
+    """Table → its columns, lower-cased. A registry hands over thousands of tables and a statement
+    reads a few: a table's columns are lower-cased when it is first read, not all on every call."""
+
+    def __init__(self, schema: Mapping[str, Sequence[str]] | None) -> None:
+        super().__init__()
+        self._raw = {k.lower(): v for k, v in (schema or {}).items()}
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._raw
+
+    def __missing__(self, key: str) -> list[str]:
+        columns = [c.lower() for c in self._raw.pop(key)]  # KeyError when not known at all
+        dict.__setitem__(self, key, columns)
+        return columns
+
+    def __setitem__(self, key: str, value: list[str]) -> None:
+        self._raw.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def get(self, key: str, default: list[str] | None = None) -> list[str] | None:  # type: ignore[override]
+        if key in self:
+            return self[key]
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        yield from dict.keys(self)
+        yield from list(self._raw)
+
+
 @dataclass
 class _Script:
     """State carried from statement to statement: known schema and temporary tables."""
 
     dialect: str
-    schema: dict[str, list[str]]
+    schema: KnownTables
     default_target: str | None
     temp: dict[str, dict[str, Traced]] = field(default_factory=dict)
     temp_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -581,7 +651,7 @@ class _Script:
         if self.by_name:
             self.by_name.setdefault(table.rpartition(".")[2].lower(), set()).add(table)
 
-    def qualify(self, query: exp.Expr, schema: dict[str, object] | None, columns: bool) -> exp.Expr:
+    def qualify(self, query: exp.Expr, schema: MappingSchema | None, columns: bool) -> exp.Expr:
         return qualify(
             query,
             dialect=self.dialect,
@@ -610,7 +680,7 @@ class _Script:
         """
         shaping = shaping or {}
         name_unaliased(query, self.dialect)  # max(col1) is "max(col1)", not _col_0
-        schema = sqlglot_schema(self.relevant(query)) or None
+        schema = mapping_schema(self.relevant(query), self.dialect)
         unplaced: list[str] = []
         try:  # in place: every caller hands over a tree it no longer needs
             qualified = self.qualify(query, schema, columns=True)
@@ -682,8 +752,20 @@ class _Script:
                     if label:
                         tracer.sources.add(label)
         indirect |= tracer.extra_indirect
-        ctes = {cte.alias_or_name for cte in qualified.find_all(exp.CTE)}
-        for table in qualified.find_all(exp.Table):  # read where no scope reaches (PIVOT, UNPIVOT)
+        ctes: set[str] = set()
+        tables: list[exp.Table] = []
+        stars: list[exp.Star] = []
+        for node in qualified.walk():  # one walk for the CTE names, tables and stars of the whole query
+            if isinstance(node, exp.Table):
+                tables.append(node)
+            elif isinstance(node, exp.CTE):
+                ctes.add(node.alias_or_name)
+            elif isinstance(node, exp.Star) and (
+                isinstance(node.parent, exp.Select)
+                or (isinstance(node.parent, exp.Column) and isinstance(node.parent.parent, exp.Select))
+            ):
+                stars.append(node)
+        for table in tables:  # read where no scope reaches (PIVOT, UNPIVOT)
             name = table_name(table)
             if name in self.schema and name not in ctes and name not in self.temp:
                 tracer.sources.add(name)
@@ -694,12 +776,6 @@ class _Script:
             for name, refs in own_indirect.items():
                 for ref in refs:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), "indirect"))
-        stars = [
-            star
-            for star in qualified.find_all(exp.Star)
-            if isinstance(star.parent, exp.Select)
-            or (isinstance(star.parent, exp.Column) and isinstance(star.parent.parent, exp.Select))
-        ]
         partial = bool(tracer.unresolved) or bool(stars) or bool(unplaced)
         reason = None
         if stars:
@@ -715,7 +791,7 @@ class _Script:
             sql,
             tuple(sorted(tracer.sources)),
             (target,) if target else (),
-            tuple(sorted(edges)),
+            tuple(sorted(edges, key=edge_order)),
             "partial" if partial else "ok",
             reason,
             kind=kind,
@@ -796,7 +872,7 @@ def _written_also_read(statement: exp.Expr, target: str | None, skip: Sequence[e
 
 def _moves(script: _Script, moves: Sequence[Move], index: int, sql: str, kind: str) -> StatementLineage:
     """Lineage of DDL moving rows or structure (rename, swap, clone, like, partition exchange)."""
-    before = {m.source: list(script.schema.get(m.source, [])) for m in moves}
+    before = {m.source: list(script.schema.get(m.source) or []) for m in moves}
     edges: set[ColumnEdge] = set()
     unknown: list[str] = []
     for move in moves:
@@ -817,7 +893,7 @@ def _moves(script: _Script, moves: Sequence[Move], index: int, sql: str, kind: s
         sql,
         tuple(sources),
         tuple(targets),
-        tuple(sorted(edges)),
+        tuple(sorted(edges, key=edge_order)),
         "partial" if unknown else "ok",
         f"the columns of {', '.join(sorted(set(unknown)))} are not known (give a schema)"
         if unknown
@@ -914,7 +990,7 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
         return lineage
     if isinstance(statement, exp.Insert):
         target, columns = _target_of(statement.this)
-        if columns is None and target in script.schema:
+        if columns is None and target and target in script.schema:
             columns = script.schema[target]
         query = statement.expression
         if isinstance(query, exp.Values):
@@ -1026,13 +1102,11 @@ def extract_lineage(
     sqlglot's default, standard SQL.
     """
     name = "" if (dialect or "").lower() in ANSI else dialect
-    script = _Script(
-        name, {k.lower(): [c.lower() for c in v] for k, v in (schema or {}).items()}, default_target
-    )
+    script = _Script(name, KnownTables(schema), default_target)
     try:
         engine = Dialect.get_or_raise(name)
         tokens = engine.tokenize(sql)
-        structured = needs_structure(tokens, name)
+        structured = needs_structure(sql, tokens, name)
         if structured:  # procedures, blocks, T-SQL without semicolons: cut by the block structure
             chunks = [(engine.tokenize(piece.text), piece) for piece in split_script(sql, name)]
         else:

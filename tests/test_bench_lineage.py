@@ -22,7 +22,9 @@ def load(name: str) -> ModuleType:
 
 def test_lineage_bench_reports_throughput_ratios_and_recall(capsys) -> None:  # type: ignore[no-untyped-def]
     figures = load("lineage").main(["--limit", "4", "--repeat", "1", "--no-tpc", "--json"])
-    assert figures["cases"] == 4 and figures["statements"] >= 4
+    # --limit takes the first cases of the own corpus and of the blind set, each a part of its own
+    assert figures["cases"] == 8 and figures["statements"] >= 8
+    assert {"corpus", "blind"} <= set(figures["parts"]) and figures["parts"]["blind"]["cases"] == 4
     assert figures["govreg_per_s"] > 0 and figures["sqllineage_per_s"] > 0 and figures["floor_per_s"] > 0
     assert figures["ratio_throughput_govreg_sqllineage"] > 0 and figures["ratio_time_govreg_floor"] > 0
     assert figures["failed"]["govreg"] == 0

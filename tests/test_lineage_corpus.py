@@ -36,7 +36,7 @@ BLIND = CORPUS / "blind"
 SETS = {"own": CORPUS, "blind": BLIND}
 
 MIN_CASES = 150
-# What the parser reaches now on all 198 cases (219 statements): every label agrees. A case added
+# What the parser reaches now on all 222 own cases: every label agrees. A case added
 # that the parser gets wrong fails here until the parser is fixed; lowering a floor needs a reason.
 FLOOR_TABLE_PRECISION = 1.0
 FLOOR_TABLE_RECALL = 1.0
@@ -49,13 +49,15 @@ BLIND_DIALECTS = (
     "ansi", "athena", "bigquery", "clickhouse", "databricks", "duckdb", "hive", "mysql", "oracle",
     "postgres", "redshift", "snowflake", "spark", "sqlite", "teradata", "trino", "tsql",
 )  # fmt: skip
-# The blind set's floors: what the parser reached on it after the fixes, rounded down.
+# The blind set's floors: what the parser reached on it, blind, after the fixes of issue 12
+# (table P 0.996 R 0.985, column P 0.998 R 0.962, status 0.942), rounded down. Before them it
+# scored table P 0.915 R 0.795, column P 0.902 R 0.802, status 0.797.
 BLIND_FLOORS = {
-    "table_precision": 0.0,
-    "table_recall": 0.0,
-    "column_precision": 0.0,
-    "column_recall": 0.0,
-    "status": 0.0,
+    "table_precision": 0.99,
+    "table_recall": 0.98,
+    "column_precision": 0.99,
+    "column_recall": 0.96,
+    "status": 0.94,
 }
 
 KINDS = {"direct", "transformation", "aggregation", "indirect"}
