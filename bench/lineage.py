@@ -26,6 +26,7 @@ without it, the sample city's view and indicator SQL (unlabelled: throughput onl
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import re
@@ -234,14 +235,20 @@ def interleaved(
     first: Callable[[], object], second: Callable[[], object], repeat: int, budget: float
 ) -> tuple[float, float]:
     """Best timings of two runs taken in turn (first, second, first, ...), so that a slower or
-    faster spell of a noisy machine falls on both and not on one: their ratio is what counts."""
+    faster spell of a noisy machine falls on both and not on one: their ratio is what counts.
+    The garbage collector is paused during each run (as timeit pauses it) and run between them."""
     best = [float("inf"), float("inf")]
     spent = 0.0
     for _ in range(repeat):
         for slot, run in enumerate((first, second)):
-            start = time.perf_counter()
-            run()
-            elapsed = time.perf_counter() - start
+            gc.collect()
+            gc.disable()  # as timeit does: a collection falling in one run is noise, not the tool
+            try:
+                start = time.perf_counter()
+                run()
+                elapsed = time.perf_counter() - start
+            finally:
+                gc.enable()
             best[slot] = min(best[slot], elapsed)
             spent += elapsed
         if spent > budget:

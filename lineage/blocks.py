@@ -44,6 +44,7 @@ class Piece:
     end: int
     in_block: bool
     line: int = 1  # the line of ``source``'s first character in the script
+    variables: frozenset[str] = frozenset()  # names the procedure or block declared before it
 
     @property
     def text(self) -> str:
@@ -142,6 +143,7 @@ def split_script(sql: str, dialect: str) -> list[Piece]:
 class _Splitter:
     dialect: str
     tsql: bool = field(init=False)
+    variables: set[str] = field(default_factory=set)  # parameters, DECLAREd and LET names, loop records
 
     def __post_init__(self) -> None:
         self.tsql = self.dialect == "tsql"
@@ -162,6 +164,7 @@ class _Walk:
     line: int
     stack: list[str] = field(default_factory=list)  # "begin" | "case" | "body" (T-SQL AS without BEGIN)
     out: list[Piece] = field(default_factory=list)
+    declaring: bool = False  # in a DECLARE section (PL/pgSQL, Snowflake Scripting): names, then BEGIN
 
     @property
     def in_block(self) -> bool:
@@ -224,6 +227,7 @@ class _Walk:
             if key == "BEGIN" and not self.transaction_begin(index) and self.opens_block(chunk):
                 yield from self.emit(chunk)  # what led to it ("IF x THEN") is dropped as control
                 chunk = []
+                self.declaring = False
                 self.stack.append("begin")
                 index += 1
                 if word(self.at(index)) in ("TRY", "CATCH", "ATOMIC"):
@@ -305,6 +309,7 @@ class _Walk:
         paren = 0
         start = index
         end = self.statement_end(index)
+        declarations = word(self.tokens[index]) == "DECLARE"  # PL/SQL: names then types, until BEGIN
         index += 1
         while index < len(self.tokens):
             token = self.tokens[index]
@@ -312,6 +317,18 @@ class _Walk:
             key = word(token)
             paren += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
             following = self.at(index + 1)
+            previous = self.at(index - 1)
+            leads = (TokenType.L_PAREN, TokenType.COMMA) if paren == 1 else (TokenType.SEMICOLON,)
+            if kind == TokenType.VAR and previous is not None and key not in ("IN", "OUT", "INOUT"):
+                after_mode = word(previous) in ("IN", "OUT", "INOUT") and paren == 1
+                if (paren == 1 and (previous.token_type in leads or after_mode)) or (
+                    paren == 0
+                    and declarations
+                    and (previous.token_type in leads or word(previous) in ("IS", "AS", "DECLARE"))
+                ):
+                    self.splitter.variables.add(token.text.lower())  # a parameter, a declared variable
+            if paren == 0 and key in ("IS", "AS") and self.splitter.dialect == "oracle":
+                declarations = True
             if paren == 0 and key == "BEGIN" and not self.transaction_begin(index):
                 return index  # the main loop opens the block
             if paren == 0 and key in ("AS", "IS") and following is not None:
@@ -389,9 +406,9 @@ class _Walk:
                 return key not in BODIES
             first, rest = word(rest[body]), rest[body + 1 :]
         if key == "SELECT":
-            if previous in SET_OPERATORS or (first == "CREATE" and previous == "AS") or previous == "FOR":
+            if previous in SET_OPERATORS or previous == "FOR":
                 return False
-            if first == "INSERT":
+            if first in ("INSERT", "CREATE"):  # its query, once: CREATE VIEW v AS [WITH ...] SELECT
                 return any(word(t) in BODIES for t in self.depth_zero(rest))
             return True
         if key in ("UPDATE", "DELETE", "INSERT") and first == "MERGE":
@@ -424,9 +441,40 @@ class _Walk:
                 yield token
 
     def emit(self, chunk: list[Token]) -> Iterator[Piece]:
+        if chunk and self.in_block:
+            self.declared(chunk)
+            if self.declaring and word(chunk[0]) != "DECLARE":
+                if chunk[0].token_type == TokenType.VAR:
+                    self.splitter.variables.add(chunk[0].text.lower())  # "b text;" in a DECLARE section
+                return
         statement = strip_control(chunk, self.in_block)
         if statement:
-            yield Piece(self.source, statement[0].start, statement[-1].end, self.in_block, self.line)
+            yield Piece(
+                self.source,
+                statement[0].start,
+                statement[-1].end,
+                self.in_block,
+                self.line,
+                frozenset(self.splitter.variables),
+            )
+
+    def declared(self, chunk: list[Token]) -> None:
+        """Note the variables a block statement declares (their names are not columns)."""
+        key = word(chunk[0])
+        names = self.splitter.variables
+        if key == "DECLARE":
+            for token in chunk[1:]:
+                if token.token_type == TokenType.VAR and word(token) not in ("CONTINUE", "EXIT", "UNDO"):
+                    names.add(token.text.lower())
+                elif token.token_type != TokenType.COMMA:
+                    break
+            self.declaring = self.splitter.dialect in ("postgres", "redshift", "snowflake") and len(chunk) > 1
+        elif key == "LET" and len(chunk) > 1:
+            names.add(chunk[1].text.lower())
+        elif key in ("FOR", "FORALL") and len(chunk) > 1:
+            names.add(chunk[1].text.lower())  # the loop's record or index
+        elif len(chunk) > 1 and chunk[1].token_type == TokenType.COLON_EQ:
+            names.add(chunk[0].text.lower())
 
 
 def _find(tokens: list[Token], words: set[str]) -> int | None:

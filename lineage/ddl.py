@@ -138,12 +138,34 @@ def command_moves(text: str, dialect: str) -> list[Move] | None:
     return None
 
 
+REPLACE_INTO = re.compile(r"^REPLACE\s+(?=INTO\b)", _FLAGS)
+
+
 def mutation(text: str) -> str | None:
-    """ClickHouse's ``ALTER TABLE t UPDATE ... WHERE`` / ``DELETE WHERE`` as plain UPDATE / DELETE."""
-    match = MUTATION.match(text.strip().rstrip(";").strip())
+    """What sqlglot keeps as an opaque command, as the plain DML it is: ClickHouse's ``ALTER TABLE
+    t UPDATE ... WHERE`` / ``DELETE WHERE`` as UPDATE / DELETE, MySQL's ``REPLACE INTO ... SELECT``
+    as the INSERT it is (the rows it replaces are written either way)."""
+    sql = text.strip().rstrip(";").strip()
+    if REPLACE_INTO.match(sql):
+        return REPLACE_INTO.sub("INSERT ", sql, count=1)
+    match = MUTATION.match(sql)
     if match is None:
         return None
     table, verb, rest = match.groups()
     if verb.upper() == "UPDATE":
         return f"UPDATE {table} SET {rest}"
     return f"DELETE FROM {table} {rest}"
+
+
+TITLE = re.compile(r"\(\s*(?:TITLE|FORMAT)\s+'(?:[^']|'')*'\s*\)", re.I)
+
+
+def teradata_phrases(sql: str) -> str:
+    """Teradata's column phrases ``(TITLE 'heading')``, ``(FORMAT '...')`` blanked
+    out (same length, so positions and lines hold): display attributes, no data flow, and sqlglot
+    does not read them.
+
+    >>> teradata_phrases("SEL a (TITLE 'A''s'), b FROM t")
+    'SEL a               , b FROM t'
+    """
+    return TITLE.sub(lambda m: " " * len(m.group(0)), sql)

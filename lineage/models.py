@@ -11,7 +11,7 @@ Failures are data too: a statement that cannot be parsed is a :class:`StatementL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 EdgeKind = Literal["direct", "transformation", "aggregation", "indirect"]
 Status = Literal["ok", "partial", "failed"]
@@ -29,15 +29,21 @@ def compose(outer: str, inner: str) -> str:
     return outer if RANK[outer] >= RANK[inner] else inner
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class ColumnRef:
-    """A column of a table; ``table`` may be schema-qualified (``schema.table``)."""
+class ColumnRef(NamedTuple):
+    """A column of a table; ``table`` may be schema-qualified (``schema.table``).
+
+    A named tuple, not a dataclass: lineage hashes and compares millions of them, and a tuple's
+    hash and order are computed in C.
+    """
 
     table: str
     column: str
 
     def __str__(self) -> str:
         return f"{self.table}.{self.column}"
+
+    def __repr__(self) -> str:
+        return f"ColumnRef(table={self.table!r}, column={self.column!r})"
 
 
 @dataclass(frozen=True, order=True, slots=True)

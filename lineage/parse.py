@@ -33,7 +33,7 @@ from sqlglot.schema import MappingSchema
 from sqlglot.tokens import Token, TokenType
 
 from lineage.blocks import Piece, needs_structure, split_script
-from lineage.ddl import Move, moves, mutation
+from lineage.ddl import Move, moves, mutation, teradata_phrases
 from lineage.models import ColumnEdge, ColumnRef, StatementLineage, compose, edge_order
 from lineage.names import column_name, mapping_schema, table_name
 from lineage.rewrite import (
@@ -70,6 +70,8 @@ class _Tracer:
     sources: set[str] = field(default_factory=set)
     extra_indirect: set[ColumnRef] = field(default_factory=set)
     incomplete: set[tuple[int, str]] = field(default_factory=set)  # outputs with an unknown source
+    variables: frozenset[str] = frozenset()  # a procedure's parameters and variables: no table's columns
+    arrays: dict[int, dict[str, exp.Expr]] = field(default_factory=dict)  # ARRAY JOIN aliases per scope
     # window PARTITION BY / ORDER BY columns shaping each output, carried up to what reads it
     shapes: dict[tuple[int, str], set[ColumnRef]] = field(default_factory=dict)
     shaping: list[set[ColumnRef]] = field(default_factory=list)
@@ -96,7 +98,8 @@ class _Tracer:
             return dict(upstream)
         self.sources.add(table)
         if table in self.known and column not in self.known[table]:  # not a column of that table
-            self._unresolved(f"{table}.{column}")
+            if column.lower() not in self.variables:  # a procedure's variable is no column of it
+                self._unresolved(f"{table}.{column}")
             return {}
         return {ColumnRef(table, column): "direct"}
 
@@ -247,6 +250,23 @@ class _Tracer:
     def column(self, scope: Scope, column: exp.Column) -> Traced:
         """Resolve a column reference through the scope's sources."""
         source_name = column.table
+        if self.variables and (source_name or column.name).lower() in self.variables:
+            if not source_name and any(
+                self._has(each, column)
+                for each in scope.sources.values()
+                if not isinstance(each, exp.Table) or table_name(each) in self.known
+            ):
+                pass  # a real column of that name shadows the variable
+            elif not source_name or source_name not in scope.sources:
+                return {}  # a variable (v_cutoff) or a loop's record (r.amount): a value, not a column
+        arrays = self.arrays.get(id(scope))
+        if arrays is None:
+            arrays = self.arrays[id(scope)] = _array_joins(scope)
+        if arrays and column.name in arrays:  # ClickHouse's ARRAY JOIN tags AS tag: an element of the array
+            return {
+                ref: compose("transformation", kind)
+                for ref, kind in self.expression(scope, arrays[column.name]).items()
+            }
         source = scope.sources.get(source_name) if source_name else None
         if source is None and not source_name:
             source = _udtf_providing(scope, column.name)
@@ -489,6 +509,18 @@ def _in_pattern(column: exp.Column, top: exp.Expr) -> bool:
     return False
 
 
+def _array_joins(scope: Scope) -> dict[str, exp.Expr]:
+    """The aliases of ClickHouse's ``ARRAY JOIN arr AS x`` in ``scope``: x is an element of arr."""
+    joins = scope.expression.args.get("joins") if isinstance(scope.expression, exp.Select) else None
+    out: dict[str, exp.Expr] = {}
+    for join in joins or []:
+        if str(join.args.get("kind") or "").upper() == "ARRAY":
+            for item in [join.this, *(join.args.get("expressions") or [])]:
+                if isinstance(item, exp.Alias):
+                    out[item.alias] = item.this
+    return out
+
+
 def _udtf_providing(scope: Scope, name: str) -> Scope | None:
     """The LATERAL VIEW / UNNEST of ``scope`` whose column alias list names ``name``."""
     for source in scope.sources.values():
@@ -554,7 +586,8 @@ def _in_window_spec(column: exp.Column) -> bool:
     while parent is not None and not isinstance(parent, exp.Query):
         if isinstance(parent, exp.Window):
             spec = [*(parent.args.get("partition_by") or []), parent.args.get("order")]
-            return any(s is not None and (s is column or column in list(s.walk())) for s in spec)
+            # by identity: lagInFrame(started_at) OVER (ORDER BY started_at) reads started_at twice
+            return any(s is not None and any(node is column for node in s.walk()) for s in spec)
         parent = parent.parent
     return False
 
@@ -610,6 +643,7 @@ class _Script:
     by_name: dict[str, set[str]] = field(default_factory=dict)  # last name part → schema keys
     transient: set[int] = field(default_factory=set)  # CREATE TABLE statements dropped later in the script
     in_block: bool = False  # the statement being traced sits in a procedure or block
+    variables: frozenset[str] = frozenset()  # what the procedure or block declared before it
 
     @property
     def bare_target(self) -> str | None:
@@ -679,6 +713,8 @@ class _Script:
         indirect edges of just those target columns.
         """
         shaping = shaping or {}
+        while isinstance(query, exp.Subquery) and not any(v for k, v in query.args.items() if k != "this"):
+            query = query.this  # CREATE TABLE a AS (SELECT ...): the query in the parentheses
         name_unaliased(query, self.dialect)  # max(col1) is "max(col1)", not _col_0
         schema = mapping_schema(self.relevant(query), self.dialect)
         unplaced: list[str] = []
@@ -692,15 +728,16 @@ class _Script:
         root = build_scope(qualified)
         if root is None:
             return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
-        tracer = _Tracer(self.temp, self.temp_sources, self.schema)
+        tracer = _Tracer(self.temp, self.temp_sources, self.schema, variables=self.variables)
         scopes = list(root.traverse())
         for scope in scopes:
             tracer.scopes.setdefault(id(scope.expression), scope)
         first = _first(root)
         outputs = [s.alias_or_name for s in _selects(first)]
-        names = list(columns) if columns else outputs
+        labels = [_output_name(s) for s in _selects(first)]  # unquoted names lower-cased, as compared
+        names = list(columns) if columns else labels
         # the target column each output writes: the target's own name, else the output's
-        written = [names[i] if i < len(names) else output for i, output in enumerate(outputs)]
+        written = [names[i] if i < len(names) else label for i, label in enumerate(labels)]
         edges: set[ColumnEdge] = set()
         traced_by_target: dict[str, Traced] = {}
         own_indirect: dict[str, set[ColumnRef]] = {}  # target column → what shapes it alone
@@ -714,10 +751,10 @@ class _Script:
                 tracer.shaping.append(set())
                 _merge(traced, tracer.expression(root, _selects(root)[position]))
                 shapes = tracer.shaping.pop()
-            if shapes and output not in shaping:
+            if shapes and name not in shaping:
                 own_indirect.setdefault(name, set()).update(shapes)
-            if output in shaping:
-                for shaped in shaping[output]:
+            if name in shaping:
+                for shaped in shaping[name]:
                     own_indirect.setdefault(shaped, set()).update(traced)
                 continue
             if name == "*" or tracer.is_incomplete(root, output):
@@ -795,7 +832,7 @@ class _Script:
             "partial" if partial else "ok",
             reason,
             kind=kind,
-            outputs=tuple(names[: len(outputs)]) if target else tuple(outputs),
+            outputs=tuple(names[: len(outputs)]) if target else tuple(labels),
             unresolved=tuple(dict.fromkeys(incomplete)),
         )
         return lineage
@@ -814,6 +851,29 @@ class _Script:
             sorted({*lineage.sources, *(self.temp_sources.get(target, ()) if add else ())})
         )
         self.temp_indirect[target] = indirect | (self.temp_indirect.get(target, set()) if add else set())
+
+
+def _query_columns(query: exp.Expr) -> list[str] | None:
+    """The output names of a derived table, or None when one is a star (not known here)."""
+    selects = (
+        query.this.selects if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Query) else []
+    )
+    if not selects or any(
+        isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star) for s in selects
+    ):
+        return None
+    return [_output_name(s) for s in selects]
+
+
+def _output_name(projection: exp.Expr) -> str:
+    """An output's name as lineage reports it: an unquoted one lower-cased, whatever case the
+    dialect normalizes it to (Snowflake upper-cases), a quoted one as written."""
+    alias = projection.args.get("alias") if isinstance(projection, exp.Alias) else None
+    if isinstance(alias, exp.Identifier):
+        return column_name(alias)
+    if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Identifier):
+        return column_name(projection.this)
+    return projection.alias_or_name
 
 
 def _first(scope: Scope) -> Scope:
@@ -962,9 +1022,14 @@ def _syntax_only(
 def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
     with_ = hoist_with(statement)
     if isinstance(statement, exp.Command):
-        rewritten = mutation(sql) if script.dialect == "clickhouse" else None
+        rewritten = mutation(sql)
         if rewritten is not None:
             return _statement(script, sqlglot.parse_one(rewritten, read=script.dialect), index, sql)
+    if isinstance(statement, exp.Alter) and isinstance(statement.this, exp.Table):
+        deletes = [a for a in statement.args.get("actions") or [] if isinstance(a, exp.Delete)]
+        if deletes:  # ClickHouse's ALTER TABLE t DELETE WHERE ...: a DELETE
+            delete = exp.Delete(this=statement.this.copy(), where=deletes[0].args.get("where"))
+            return _delete(script, delete, with_, index, sql)
     ddl = moves(statement, sql, script.dialect)
     if ddl:
         for move in ddl:
@@ -1004,8 +1069,14 @@ def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> St
             script.remember_temp(target, lineage, add=True)
         return lineage
     if isinstance(statement, exp.Merge):
-        query, names, shaping = merge_query(statement)
         target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
+        using = statement.args.get("using")
+        source = table_name(using) if isinstance(using, exp.Table) else None
+        query, names, shaping = merge_query(
+            statement,
+            script.schema[target] if target and target in script.schema else None,
+            _query_columns(using) if isinstance(using, exp.Subquery) else script.schema.get(source or ""),
+        )
         lineage = script.trace_query(with_ctes(query, with_), target, names, "merge", index, sql, shaping)
         return lineage if _written_also_read(statement, target) else _without(lineage, target or "")
     if isinstance(statement, exp.Update):
@@ -1102,6 +1173,8 @@ def extract_lineage(
     sqlglot's default, standard SQL.
     """
     name = "" if (dialect or "").lower() in ANSI else dialect
+    if name == "teradata":
+        sql = teradata_phrases(sql)
     script = _Script(name, KnownTables(schema), default_target)
     try:
         engine = Dialect.get_or_raise(name)
@@ -1133,6 +1206,7 @@ def extract_lineage(
             out.append(StatementLineage(len(out), text, status="failed", reason=reason, line=line, col=col))
             continue
         script.in_block = piece.in_block
+        script.variables = piece.variables
         for ordinal, statement in enumerate(statements):
             index = len(out)
             try:

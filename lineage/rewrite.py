@@ -107,14 +107,36 @@ def written_table(statement: exp.Expr) -> str | None:
     return table_name(node) if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) else None
 
 
-def merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str], dict[str, list[str]]]:
+def _insert_branch(insert: exp.Insert, target_columns: list[str] | None) -> tuple[list[str], list[exp.Expr]]:
+    """The columns and values of a MERGE's ``INSERT [(cols)] VALUES (...)``; without a column list
+    the values go to the target's columns by position (when the schema knows them)."""
+    columns = insert.this.expressions if isinstance(insert.this, exp.Tuple) else []
+    values = insert.expression.expressions if isinstance(insert.expression, exp.Tuple) else []
+    if len(columns) == 1 and isinstance(columns[0], exp.Anonymous) and columns[0].name.upper() == "VALUES":
+        columns, values = [], list(columns[0].expressions)  # INSERT VALUES (...) as sqlglot reads Redshift's
+    if columns:
+        names = [column_name(c.this if isinstance(c, exp.Column) else c) for c in columns]
+    else:
+        names = list(target_columns or [])
+    return names[: len(values)], values[: len(names)]
+
+
+def merge_query(
+    merge: exp.Merge,
+    target_columns: list[str] | None = None,
+    source_columns: list[str] | None = None,
+) -> tuple[exp.Select, list[str], dict[str, list[str]]]:
     """MERGE as a SELECT of the values it writes, over target JOIN source ON the condition.
 
     Each ``WHEN ... AND <condition>`` becomes a projection ``__w<n>`` after the written ones,
-    named in the returned shaping map with the target columns its branch writes.
+    named in the returned shaping map with the target columns its branch writes. ``UPDATE SET *``
+    and ``INSERT *`` (Databricks, Spark) write each column of the source to the target's column of
+    that name; ``INSERT VALUES (...)`` without a column list writes the target's columns in order.
     """
     target = merge.this
     using = merge.args.get("using")
+    alias = using.alias_or_name if isinstance(using, exp.Expr) else ""
+    every = source_columns or target_columns or []
     selects: list[exp.Expr] = []
     names: list[str] = []
     conditions: list[tuple[exp.Expr, list[str]]] = []
@@ -122,15 +144,22 @@ def merge_query(merge: exp.Merge) -> tuple[exp.Select, list[str], dict[str, list
         before = len(names)
         then = when.args.get("then")
         if isinstance(then, exp.Update):
-            for eq in then.expressions:
-                names.append(column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this))
-                selects.append(eq.expression.copy())
+            if len(then.expressions) == 1 and isinstance(then.expressions[0], exp.Star):
+                for column in every:  # UPDATE SET *: every source column, by name
+                    names.append(column)
+                    selects.append(exp.column(column, table=alias))
+            else:
+                for eq in then.expressions:
+                    names.append(column_name(eq.this.this if isinstance(eq.this, exp.Column) else eq.this))
+                    selects.append(eq.expression.copy())
         elif isinstance(then, exp.Insert):
-            columns = then.this.expressions if isinstance(then.this, exp.Tuple) else []
-            values = then.expression.expressions if isinstance(then.expression, exp.Tuple) else []
-            for column, value in zip(columns, values, strict=False):
-                names.append(column_name(column.this if isinstance(column, exp.Column) else column))
-                selects.append(value.copy())
+            if isinstance(then.this, exp.Star):  # INSERT *
+                names += every
+                selects += [exp.column(column, table=alias) for column in every]
+            else:
+                written, values = _insert_branch(then, target_columns)
+                names += written
+                selects += [value.copy() for value in values]
         condition = when.args.get("condition")
         if condition is not None and len(names) > before:
             conditions.append((condition, names[before:]))
