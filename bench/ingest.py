@@ -30,7 +30,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from examples.generator import generate
-from pipelines.ingest import ingest_file
+from ingest import ingest_file
 from registry.load import load_valid_home
 from registry.store import Store
 

@@ -16,9 +16,8 @@ import great_expectations as gx
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 import expectations.custom  # noqa: F401 - registers govreg's expectations with GX
-from registry.errors import Location, Problem
+from registry.errors import Location, Problem, display_path
 from registry.home import Registry
-from registry.load import display_path
 
 SUITES_DIR = "suites"
 

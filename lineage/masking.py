@@ -34,19 +34,20 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
 
+from lineage.classification import base_classification
 from lineage.models import ColumnRef
 from lineage.names import sqlglot_schema
 from lineage.parse import (
     ANALYTIC,
     KnownTables,
-    _ancestors,
-    _columns_outside_subqueries,
-    _in_pattern,
-    _owned,
-    _patterns,
-    _Script,
-    _selects,
-    _Tracer,
+    Script,
+    Tracer,
+    ancestors_within,
+    column_patterns,
+    columns_outside_subqueries,
+    in_pattern,
+    owned_nodes,
+    projections_of,
 )
 from registry.home import Registry
 from registry.model import Declassification, View
@@ -104,7 +105,7 @@ def refusal(registry: Registry, propagation: Propagation, view: View, rule: Decl
         return "the view's SQL does not parse"
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Query):
         return "only a view of one query can be declassified"
-    script = _Script(view.dialect, KnownTables(propagation.lineage.schema), view.code)
+    script = Script(view.dialect, KnownTables(propagation.lineage.schema), view.code)
     try:
         qualified = qualify(
             parsed[0],
@@ -119,7 +120,7 @@ def refusal(registry: Registry, propagation: Propagation, view: View, rule: Decl
         return f"the view's SQL cannot be followed ({exc.__class__.__name__})"
     if root is None:
         return "the view's SQL is not a query"
-    tracer = _Tracer({}, {}, script.schema)
+    tracer = Tracer({}, {}, script.schema)
     for scope in root.traverse():
         tracer.scopes.setdefault(id(scope.expression), scope)
     return _Checker(registry, propagation, rule, tracer).output(root, rule.column)
@@ -130,7 +131,7 @@ class _Checker:
     registry: Registry
     propagation: Propagation
     rule: Declassification
-    tracer: _Tracer
+    tracer: Tracer
     memo: dict[tuple[int, str], str | None] = field(default_factory=dict)
 
     def output(self, scope: Scope, name: str) -> str | None:
@@ -141,7 +142,7 @@ class _Checker:
         if scope.set_operation_scopes:
             result: str | None = "it comes from a set operation (UNION, EXCEPT), which is not followed"
         else:
-            projection = next((s for s in _selects(scope) if s.alias_or_name == name), None)
+            projection = next((s for s in projections_of(scope) if s.alias_or_name == name), None)
             if projection is None:
                 result = f"'{name}' cannot be found in the query"
             else:
@@ -152,14 +153,14 @@ class _Checker:
         return result
 
     def expression(self, scope: Scope, inner: exp.Expr) -> str | None:
-        rows = [*_patterns(inner), *_owned(inner, exp.TableColumn)]
-        rows += [c for c in _owned(inner, exp.Column) if isinstance(c.this, exp.Star)]
+        rows = [*column_patterns(inner), *owned_nodes(inner, exp.TableColumn)]
+        rows += [c for c in owned_nodes(inner, exp.Column) if isinstance(c.this, exp.Star)]
         if rows:
             return f"{rows[0].sql()} reads a whole row or a column pattern"
         if any(True for _ in inner.find_all(exp.Subquery, exp.Select)):
             return "its expression reads a subquery, which is not followed"
-        for column in _columns_outside_subqueries(inner):
-            if _in_pattern(column, inner):
+        for column in columns_outside_subqueries(inner):
+            if in_pattern(column, inner):
                 continue
             verdict = self.protected(scope, column, inner)
             if verdict is True:
@@ -193,7 +194,7 @@ class _Checker:
         nearest change is not enough (the reason); None when nothing changes it here."""
         method = self.rule.method
         refused: str | None = None
-        for node in _ancestors(column, top):
+        for node in ancestors_within(column, top):
             if isinstance(node, exp.AggFunc) and not isinstance(node, ANALYTIC):
                 if method not in (None, "aggregate"):
                     refused = refused or f"it is aggregated, but the rule declares method '{method}'"
@@ -251,7 +252,7 @@ class _Checker:
         group = query.args.get("group") if isinstance(query, exp.Select) else None
         if group is None:
             return None
-        selects = _selects(scope)
+        selects = projections_of(scope)
         items: list[exp.Expr] = [*group.expressions]  # and ROLLUP, CUBE, GROUPING SETS:
         items += [part for key in ("rollup", "cube", "grouping_sets") for part in group.args.get(key) or []]
         if group.args.get("all"):
@@ -259,7 +260,7 @@ class _Checker:
         for item in items:
             if isinstance(item, exp.Literal) and item.is_int and 0 < int(item.this) <= len(selects):
                 item = selects[int(item.this) - 1]
-            if _owned(item, exp.TableColumn, exp.Columns) or isinstance(item, exp.Star):
+            if owned_nodes(item, exp.TableColumn, exp.Columns) or isinstance(item, exp.Star):
                 return f"it is grouped by a whole row ({item.sql()})"
             for column in item.find_all(exp.Column):
                 for ref in self.tracer.column(scope, column):
@@ -269,9 +270,10 @@ class _Checker:
         return None
 
     def identifying(self, ref: ColumnRef) -> str | None:
-        from lineage.propagate import _base
 
-        classification = self.propagation.columns.get(ref) or _base(self.registry, ref.table, ref.column)
+        classification = self.propagation.columns.get(ref) or base_classification(
+            self.registry, ref.table, ref.column
+        )
         elements = classification.elements if classification is not None else frozenset({ref.column})
         if classification is not None and classification.personal != PersonalInfo.NONE:
             return "personal information: each group is about one person"

@@ -57,7 +57,7 @@ PSEUDO_COLUMNS = frozenset({"rownum", "rowid", "level", "connect_by_isleaf", "co
 
 
 @dataclass
-class _Tracer:
+class Tracer:
     """Traces one qualified query's output columns to base-table columns."""
 
     temp: Mapping[str, Mapping[str, Traced]]
@@ -114,10 +114,10 @@ class _Tracer:
             return out
         if isinstance(source, Scope):
             out = {}
-            if source.scope_type == ScopeType.UDTF or not _selects(source):
+            if source.scope_type == ScopeType.UDTF or not projections_of(source):
                 self._unresolved(what)
                 return out
-            for select in _selects(source):
+            for select in projections_of(source):
                 _merge(out, self.output(source, select.alias_or_name))
             return out
         if not isinstance(source.this, exp.Identifier):
@@ -158,7 +158,7 @@ class _Tracer:
             position = self._position(scope, name)
             removing = isinstance(scope.expression, exp.Except)
             for number, branch in enumerate(scope.set_operation_scopes):
-                selects = _selects(branch)
+                selects = projections_of(branch)
                 if position is None:
                     continue
                 if removing and number > 0:  # EXCEPT / MINUS: the right side only removes rows
@@ -167,7 +167,7 @@ class _Tracer:
                 elif position < len(selects):
                     _merge(result, self.output(branch, selects[position].alias_or_name))
         else:
-            projection = next((s for s in _selects(scope) if s.alias_or_name == name), None)
+            projection = next((s for s in projections_of(scope) if s.alias_or_name == name), None)
             if projection is None:
                 self._unresolved(name)
             else:
@@ -195,7 +195,7 @@ class _Tracer:
         first = scope
         while first.set_operation_scopes:
             first = first.set_operation_scopes[0]
-        names = [s.alias_or_name for s in _selects(first)]
+        names = [s.alias_or_name for s in projections_of(first)]
         return names.index(name) if name in names else None
 
     def expression(self, scope: Scope, node: exp.Expr) -> Traced:
@@ -221,7 +221,7 @@ class _Tracer:
                 result[ref] = _stronger(result.get(ref), compose(kind_of, kind))
         for column in own.columns:
             if (own.windows and _in_window_spec(column)) or (
-                own.patterns_or_lambdas and _in_pattern(column, inner)
+                own.patterns_or_lambdas and in_pattern(column, inner)
             ):
                 continue
             kind_of = _kind_in(column, inner)
@@ -235,7 +235,7 @@ class _Tracer:
         if own.windows:
             shaped: set[ColumnRef] = set()
             for spec in _window_specs(inner):
-                for column in _columns_outside_subqueries(spec):
+                for column in columns_outside_subqueries(spec):
                     shaped |= self.read(scope, column)
             if self.shaping:
                 self.shaping[-1].update(shaped)
@@ -243,7 +243,7 @@ class _Tracer:
 
     def _scope_values(self, scope: Scope) -> Traced:
         out: Traced = {}
-        for select in _selects(scope):
+        for select in projections_of(scope):
             _merge(out, self.output(scope, select.alias_or_name))
         return out
 
@@ -323,7 +323,7 @@ class _Tracer:
     def _has(self, source: Scope | exp.Table | None, column: exp.Column) -> bool:
         """Whether ``source`` has a real column of that name (a table not in the schema may)."""
         if isinstance(source, Scope):
-            return column.name in {s.alias_or_name for s in _selects(source)}
+            return column.name in {s.alias_or_name for s in projections_of(source)}
         if isinstance(source, exp.Table):
             table = table_name(source)
             return table not in self.known or column_name(column.this) in self.known[table]
@@ -356,7 +356,7 @@ class _Tracer:
         if group is not None and group.args.get("all"):  # GROUP BY ALL: every projection not aggregated
             clauses += [
                 p.this if isinstance(p, exp.Alias) else p
-                for p in _selects(scope)
+                for p in projections_of(scope)
                 if not (p.this if isinstance(p, exp.Alias) else p).find(exp.AggFunc)
             ]
         for join in query.args.get("joins") or []:
@@ -366,7 +366,7 @@ class _Tracer:
                     clauses.extend(part)
                 elif part is not None:
                     clauses.append(part)
-        aliases = {s.alias for s in _selects(scope) if isinstance(s, exp.Alias)}
+        aliases = {s.alias for s in projections_of(scope) if isinstance(s, exp.Alias)}
         order = query.args.get("order")
         for clause in clauses:
             own = _Owned(clause)
@@ -419,7 +419,7 @@ class _Owned:
             self.patterns = [
                 p
                 for p in self.patterns
-                if not any(isinstance(a, exp.Columns) for a in _ancestors(p, inner))
+                if not any(isinstance(a, exp.Columns) for a in ancestors_within(p, inner))
                 and not (
                     isinstance(p, exp.Star)
                     and (p is inner or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
@@ -466,19 +466,19 @@ def _outside_reader(table: exp.Table) -> str | None:
     return table_name(table) or (text if len(text) <= 60 else text[:57] + "...")
 
 
-def _owned(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
+def owned_nodes(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
     """Nodes of ``types`` in ``node`` that belong to its own query (not to its subqueries)."""
     owner = node if isinstance(node, exp.Query) else _scope_owner(node)
     return [n for n in node.find_all(*types) if _scope_owner(n) is owner]
 
 
-def _patterns(node: exp.Expr) -> list[exp.Expr]:
+def column_patterns(node: exp.Expr) -> list[exp.Expr]:
     """``COLUMNS(...)``, positional ``#n`` and a bare ``*`` inside an expression (``* LIKE 'a%'``,
     ``struct_pack(*)``; not ``COUNT(*)``, not ``t.*``) in ``node`` (not in its subqueries)."""
     return [
         p
-        for p in _owned(node, exp.Columns, exp.PositionalColumn, exp.Star)
-        if not any(isinstance(a, exp.Columns) for a in _ancestors(p, node))
+        for p in owned_nodes(node, exp.Columns, exp.PositionalColumn, exp.Star)
+        if not any(isinstance(a, exp.Columns) for a in ancestors_within(p, node))
         and not (
             isinstance(p, exp.Star)
             and (p is node or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
@@ -486,7 +486,7 @@ def _patterns(node: exp.Expr) -> list[exp.Expr]:
     ]
 
 
-def _ancestors(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
+def ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None and node is not top:
         yield parent
@@ -495,9 +495,9 @@ def _ancestors(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
         parent = parent.parent
 
 
-def _in_pattern(column: exp.Column, top: exp.Expr) -> bool:
+def in_pattern(column: exp.Column, top: exp.Expr) -> bool:
     """Whether ``column`` is a lambda parameter or part of a ``COLUMNS(...)`` pattern."""
-    for ancestor in _ancestors(column, top) if column is not top else ():
+    for ancestor in ancestors_within(column, top) if column is not top else ():
         if isinstance(ancestor, exp.Columns):
             return True
         if (
@@ -553,7 +553,7 @@ def _window_specs(node: exp.Expr) -> list[exp.Expr]:
     return specs
 
 
-def _selects(scope: Scope) -> list[exp.Expr]:
+def projections_of(scope: Scope) -> list[exp.Expr]:
     expression = scope.expression
     return list(expression.selects) if isinstance(expression, exp.Query) else []
 
@@ -574,7 +574,7 @@ def _scope_owner(node: exp.Expr) -> exp.Expr | None:
     return parent
 
 
-def _columns_outside_subqueries(node: exp.Expr) -> Iterable[exp.Column]:
+def columns_outside_subqueries(node: exp.Expr) -> Iterable[exp.Column]:
     owner = node if isinstance(node, exp.Query) else _scope_owner(node)
     for column in node.find_all(exp.Column):
         if _scope_owner(column) is owner:
@@ -631,7 +631,7 @@ class KnownTables(dict[str, list[str]]):
 
 
 @dataclass
-class _Script:
+class Script:
     """State carried from statement to statement: known schema and temporary tables."""
 
     dialect: str
@@ -728,13 +728,13 @@ class _Script:
         root = build_scope(qualified)
         if root is None:
             return StatementLineage(index, sql, status="failed", reason="not a query", kind=kind)
-        tracer = _Tracer(self.temp, self.temp_sources, self.schema, variables=self.variables)
+        tracer = Tracer(self.temp, self.temp_sources, self.schema, variables=self.variables)
         scopes = list(root.traverse())
         for scope in scopes:
             tracer.scopes.setdefault(id(scope.expression), scope)
         first = _first(root)
-        outputs = [s.alias_or_name for s in _selects(first)]
-        labels = [_output_name(s) for s in _selects(first)]  # unquoted names lower-cased, as compared
+        outputs = [s.alias_or_name for s in projections_of(first)]
+        labels = [_output_name(s) for s in projections_of(first)]  # unquoted names lower-cased, as compared
         names = list(columns) if columns else labels
         # the target column each output writes: the target's own name, else the output's
         written = [names[i] if i < len(names) else label for i, label in enumerate(labels)]
@@ -749,7 +749,7 @@ class _Script:
                 # a name given twice (DuckDB renames the second): trace this projection itself
                 traced = dict(traced)
                 tracer.shaping.append(set())
-                _merge(traced, tracer.expression(root, _selects(root)[position]))
+                _merge(traced, tracer.expression(root, projections_of(root)[position]))
                 shapes = tracer.shaping.pop()
             if shapes and name not in shaping:
                 own_indirect.setdefault(name, set()).update(shapes)
@@ -767,7 +767,7 @@ class _Script:
                     edges.add(ColumnEdge(ref, ColumnRef(target, name), edge_kind))  # type: ignore[arg-type]
         # a subquery in a projection (a correlated scalar subquery) filters only that output's value
         claimed: set[int] = set()
-        for projection, name in zip(_selects(first), written, strict=True):
+        for projection, name in zip(projections_of(first), written, strict=True):
             for subquery in projection.find_all(exp.Select):
                 child = _scope_of(first, subquery)
                 for scope in child.traverse() if child is not None else ():
@@ -930,7 +930,7 @@ def _written_also_read(statement: exp.Expr, target: str | None, skip: Sequence[e
     return False
 
 
-def _moves(script: _Script, moves: Sequence[Move], index: int, sql: str, kind: str) -> StatementLineage:
+def _moves(script: Script, moves: Sequence[Move], index: int, sql: str, kind: str) -> StatementLineage:
     """Lineage of DDL moving rows or structure (rename, swap, clone, like, partition exchange)."""
     before = {m.source: list(script.schema.get(m.source) or []) for m in moves}
     edges: set[ColumnEdge] = set()
@@ -963,7 +963,7 @@ def _moves(script: _Script, moves: Sequence[Move], index: int, sql: str, kind: s
     )
 
 
-def _sources_through_temp(script: _Script, names: Iterable[str]) -> tuple[str, ...]:
+def _sources_through_temp(script: Script, names: Iterable[str]) -> tuple[str, ...]:
     out: set[str] = set()
     for name in names:
         if name in script.temp:
@@ -974,7 +974,7 @@ def _sources_through_temp(script: _Script, names: Iterable[str]) -> tuple[str, .
 
 
 def _delete(
-    script: _Script, statement: exp.Delete, with_: exp.With | None, index: int, sql: str
+    script: Script, statement: exp.Delete, with_: exp.With | None, index: int, sql: str
 ) -> StatementLineage:
     """DELETE writes its table (no column is written) and reads what its subqueries and USING read."""
     target = table_name(statement.this) if isinstance(statement.this, exp.Table) else None
@@ -995,7 +995,7 @@ def _delete(
 
 
 def _syntax_only(
-    script: _Script, statement: exp.Expr, index: int, sql: str, exc: Exception
+    script: Script, statement: exp.Expr, index: int, sql: str, exc: Exception
 ) -> StatementLineage:
     """Fail closed on the columns, never on the tables: what the syntax says is read and written."""
     target = written_table(statement)
@@ -1019,7 +1019,7 @@ def _syntax_only(
     )
 
 
-def _statement(script: _Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
+def _statement(script: Script, statement: exp.Expr, index: int, sql: str) -> StatementLineage:
     with_ = hoist_with(statement)
     if isinstance(statement, exp.Command):
         rewritten = mutation(sql)
@@ -1175,7 +1175,7 @@ def extract_lineage(
     name = "" if (dialect or "").lower() in ANSI else dialect
     if name == "teradata":
         sql = teradata_phrases(sql)
-    script = _Script(name, KnownTables(schema), default_target)
+    script = Script(name, KnownTables(schema), default_target)
     try:
         engine = Dialect.get_or_raise(name)
         tokens = engine.tokenize(sql)
@@ -1217,7 +1217,7 @@ def extract_lineage(
 
 
 def _fallback(
-    script: _Script, engine: Dialect, text: str, ordinal: int, index: int, exc: Exception
+    script: Script, engine: Dialect, text: str, ordinal: int, index: int, exc: Exception
 ) -> StatementLineage:
     """The syntax-only lineage of a statement whose tracing raised (parsed afresh: tracing rewrites)."""
     try:

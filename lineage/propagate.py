@@ -16,25 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lineage.classification import STRICTEST, Classification, base_classification, dataset_of
 from lineage.masking import refusal
 from lineage.models import ColumnRef
 from lineage.views import RegistryLineage
 from registry.home import Registry
-from registry.model import Dataset, Declassification, View
+from registry.model import Declassification, View
 from registry.vocab import PersonalInfo, SecurityLevel, SharingType, strictest
-
-
-@dataclass(frozen=True)
-class Classification:
-    """Where a column's values come from, and what follows for how it may be used."""
-
-    security: SecurityLevel
-    personal: PersonalInfo
-    sharing: SharingType
-    elements: frozenset[str]  # the data elements whose values reach the column
-    paths: tuple[str, ...] = ()  # e.g. "tax_payment.tax_paid_amount -> enterprise_360.tax_paid_amount"
-    declassified: str | None = None  # the reason, when a declassify rule applied
-    unresolved: str | None = None  # why its sources are not all known (it then takes everything read)
 
 
 @dataclass(frozen=True)
@@ -42,31 +30,6 @@ class DeclassificationProblem:
     view: str
     column: str
     message: str
-
-
-STRICTEST = Classification(
-    SecurityLevel.CORE, PersonalInfo.SENSITIVE_PERSONAL, SharingType.NOT_SHARED, frozenset()
-)
-"""What a table the registry does not declare may hold: anything."""
-
-
-def dataset_of(registry: Registry, table: str) -> Dataset | None:
-    """The dataset a warehouse table holds: its own, or its side tables' (``<dataset>__rejects``,
-    ``<dataset>__blocked``: rows of the dataset set aside or held back, with their values)."""
-    ds = registry.datasets.get(table)
-    if ds is None and "__" in table:
-        ds = registry.datasets.get(table.split("__", 1)[0])
-    return ds
-
-
-def _base(registry: Registry, table: str, column: str) -> Classification | None:
-    ds = dataset_of(registry, table)
-    if ds is None or ds.column_for(column) is None:
-        return None
-    element = registry.elements.get(column)
-    if element is None:
-        return None
-    return Classification(element.security, element.personal, element.sharing, frozenset({element.code}))
 
 
 def _combine(parts: list[Classification], paths: list[str], unresolved: str | None = None) -> Classification:
@@ -108,7 +71,7 @@ class Propagation:
             for edge in query.edges:
                 if edge.kind == "indirect" or edge.target.table != code:
                     continue
-                source = self.columns.get(edge.source) or _base(
+                source = self.columns.get(edge.source) or base_classification(
                     self.registry, edge.source.table, edge.source.column
                 )
                 column = edge.target.column
@@ -169,7 +132,9 @@ class Propagation:
         ds = dataset_of(self.registry, table)
         if ds is not None:
             out = [
-                c for c in (_base(self.registry, table, col.element) for col in ds.columns) if c is not None
+                c
+                for c in (base_classification(self.registry, table, col.element) for col in ds.columns)
+                if c is not None
             ]
             out.append(
                 Classification(

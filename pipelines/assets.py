@@ -2,7 +2,7 @@
 
 * dataset — key ``[department, dataset]``: stages the newest extract in its landing folder (or
   the file a sensor names), runs its checks on the staging table and publishes it only when no
-  blocking expectation fails (write, audit, publish; :mod:`pipelines.ingest.load`);
+  blocking expectation fails (write, audit, publish; :mod:`ingest.load`);
 * view — key ``[owner, view]``: ``CREATE OR REPLACE TABLE`` from its SQL; depends on the tables
   its SQL reads (parsed with sqlglot);
 * indicator — key ``[owner, indicator]``: runs its SQL and records the value in the
@@ -24,13 +24,13 @@ from dagster_duckdb import DuckDBResource
 
 from expectations.gate import GateDecision, gate_expectations, validate_staged
 from expectations.suites import LoadedSuite
+from ingest import IngestError, LoadOutcome
+from ingest.cast import ident, target_type
+from ingest.load import PreparedLoad, block_load, blocked_table, prepare_load, publish_load
 from lineage.masking import MASK_MACRO
 from lineage.tables import tables_read
 from lineage.views import QueryLineage, RegistryLineage
 from pipelines.checks import check_results, check_specs
-from pipelines.ingest import IngestError, LoadOutcome
-from pipelines.ingest.cast import ident, target_type
-from pipelines.ingest.load import PreparedLoad, block_load, blocked_table, prepare_load, publish_load
 from pipelines.resources import GovregResource, landing_files, landing_folder
 from registry.errors import Problem
 from registry.home import Registry

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingest import sha256_file
+from ingest.complete import ready
 from pipelines.assets import IngestConfig, dataset_key, op_name, query_key
-from pipelines.ingest import sha256_file
-from pipelines.ingest.complete import ready
 from pipelines.resources import GovregResource, landing_files
 from registry.home import Registry
 from registry.model import Indicator, View

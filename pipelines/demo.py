@@ -27,9 +27,9 @@ from examples.generator.reconcile import reconcile
 from pipelines.assets import IngestConfig, dataset_key, op_name
 from pipelines.definitions import CITY_JOB, build_definitions
 from pipelines.resources import CITY, Settings, landing_folder
-from registry.errors import GovregError
+from registry.errors import GovregError, display_path
 from registry.home import Registry
-from registry.load import display_path, load_valid_home
+from registry.load import load_valid_home
 from registry.model import Dataset
 from registry.store import Store, signing
 from registry.store.apply import apply_registry, plan_registry

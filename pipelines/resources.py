@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.ingest.complete import is_marker
+from ingest.complete import is_marker
 from registry.home import Registry
 from registry.load import load_valid_home
 from registry.model import Dataset

@@ -14,11 +14,18 @@ Exception tree::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.codes import RULES, Severity
+
+
+def display_path(path: Path) -> str:
+    """A path as people want to read it: relative to the working directory when inside it."""
+    text = os.path.relpath(path)
+    return str(path) if text.startswith("..") else text
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from registry.errors import DeclarationError, Location, Problem, sort_problems
+from registry.errors import DeclarationError, Location, Problem, display_path, sort_problems
 from registry.home import Registry
 from registry.model import ENTITY_TYPES, Settings, Spec
 from registry.source import LineDict, LineList, error_line, error_text, parse_yaml
@@ -32,12 +32,6 @@ SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quar
 
 CSV_CODE_COLUMNS = ("code", "label", "label_en", "valid_from", "valid_to", "successor")
 """The columns of a code list in CSV form (``code`` and ``label`` required)."""
-
-
-def display_path(path: Path) -> str:
-    """A path as people want to read it: relative to the working directory when inside it."""
-    text = os.path.relpath(path)
-    return str(path) if text.startswith("..") else text
 
 
 def iter_yaml_files(home: Path) -> Iterator[Path]:

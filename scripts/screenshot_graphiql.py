@@ -129,7 +129,7 @@ def govreg_server(store_url: str, log: Path, *, timeout: float = 30.0) -> Iterat
     """Run ``govreg serve`` for ``store_url`` on a free loopback port; yield its base URL."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "registry", "serve", "--store", store_url]
+    command = [sys.executable, "-m", "govreg", "serve", "--store", store_url]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     deadline = time.monotonic() + timeout
     with log.open("wb") as sink:

@@ -303,7 +303,7 @@ def test_request_and_decide_access(env: dict[str, Any]) -> None:
 def test_export_round_trip(env: dict[str, Any]) -> None:
     store: Store = env["store"]
     out = env["folder"] / "exported"
-    cli = [sys.executable, "-m", "registry"]
+    cli = [sys.executable, "-m", "govreg"]
     done = subprocess.run(
         [*cli, "export", "--yaml", "--store", store.url, "--out", str(out)],
         capture_output=True,

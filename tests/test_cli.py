@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_store import BASE, write_home
 
-GOVREG = [sys.executable, "-m", "registry"]
+GOVREG = [sys.executable, "-m", "govreg"]
 
 
 def govreg(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

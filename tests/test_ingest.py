@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 import xlsxwriter
 
-from pipelines.ingest import IngestError, LoadOutcome, ingest_file
+from ingest import IngestError, LoadOutcome, ingest_file
 from registry.codes import RULES
 from registry.home import Registry
 from registry.load import load_valid_home
@@ -860,7 +860,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest import ingest_file
+from ingest import ingest_file
 from registry.load import load_valid_home
 from registry.store import Store
 

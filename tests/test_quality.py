@@ -35,10 +35,10 @@ from expectations.derive import CRITICAL_MOSTLY, standards_for
 from expectations.mask import mask
 from expectations.run import Outcome, Validation, validate_table
 from expectations.suites import load_suites
+from ingest.load import blocked_table
 from pipelines.assets import IngestConfig, dataset_key, op_name, query_key
 from pipelines.checks import check_result
 from pipelines.definitions import CITY_JOB, build_definitions
-from pipelines.ingest.load import blocked_table
 from pipelines.resources import CITY, Settings
 from registry.checkdigit import gb11643_check, gb11714_check, gb32100_check, is_valid
 from registry.home import Registry

@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, distinct, func, literal, or_, select
 from registry.api.errors import ApiError, ErrorCode
 from registry.api.pagination import list_page, page_args, sql_page
 from registry.api.types.audit import AuditEventConnection, LoadRecordConnection
+from registry.api.types.base import scores
 from registry.api.types.catalog import (
     DataElement,
     DataElementConnection,
@@ -21,7 +22,7 @@ from registry.api.types.catalog import (
 )
 from registry.api.types.derived import IndicatorConnection, ViewConnection
 from registry.api.types.lineage import Lineage
-from registry.api.types.quality import QualityScoreConnection, scores
+from registry.api.types.quality import QualityScoreConnection
 from registry.api.types.reports import ConflictConnection, DataFlowConnection, Impact
 from registry.api.types.sharing import ServiceConnection, SharingAgreementConnection
 from registry.store.schema import (

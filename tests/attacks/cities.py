@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from pipelines.ingest import IngestError, ingest_file
+from ingest import IngestError, ingest_file
 from pipelines.resources import landing_folder
 from registry.home import Registry
 from registry.load import load_valid_home

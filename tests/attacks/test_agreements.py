@@ -19,8 +19,8 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from cli import app
 from registry.api.app import create_app
-from registry.cli import app
 from registry.load import load_valid_home
 from registry.store import Store
 from registry.store.apply import apply_registry

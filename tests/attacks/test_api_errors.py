@@ -37,7 +37,7 @@ from registry.store.tokens import create_token
 from tests.backends import BACKENDS, urls
 from tests.test_api import CITY, _free_port
 
-GOVREG = [sys.executable, "-m", "registry"]
+GOVREG = [sys.executable, "-m", "govreg"]
 WRITE_LOCK = int.from_bytes(b"govreg:w", "big")  # the advisory lock govreg's writers take on PostgreSQL
 LEAKS = ("SELECT ", "[SQL", "parameters", "sqlite3", "psycopg", "Traceback", "OperationalError", "elements.")
 TODAY = date.today()

@@ -36,7 +36,7 @@ import duckdb
 import httpx
 import pytest
 
-from pipelines.ingest import IngestError, ingest_file
+from ingest import IngestError, ingest_file
 from registry.home import Registry
 from registry.load import load_valid_home
 from registry.model import Element

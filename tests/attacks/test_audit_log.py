@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.test_api import CITY
 
-GOVREG = [sys.executable, "-m", "registry"]
+GOVREG = [sys.executable, "-m", "govreg"]
 TOKEN_PREFIX = "grt_"  # tokens start with this prefix
 
 

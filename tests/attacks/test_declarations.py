@@ -1,7 +1,7 @@
 """Attacks on the declarations themselves: one owner per element, one body per USCC, and a
 registration status that climbs the ISO/IEC 11179 ladder instead of jumping around it.
 
-Each runs the real CLI (typer's CliRunner on ``registry.cli``'s app) on a copy of the sample city
+Each runs the real CLI (typer's CliRunner on ``cli``'s app) on a copy of the sample city
 in ``tmp_path`` and, for the status ladder, a real SQLite metadata store.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from registry.cli import app
+from cli import app
 from registry.store import Store
 from registry.store.audit import query_events
 

@@ -1,7 +1,7 @@
 """No partial, oversized or foreign file goes live: the door of ingestion under attack.
 
 Each attack sends a file that parses, through the same function the Dagster asset calls
-(:func:`pipelines.ingest.ingest_file`) with a real DuckDB file and a real metadata store, or
+(:func:`ingest.ingest_file`) with a real DuckDB file and a real metadata store, or
 through the real landing sensor; the promise is that it is read whole or refused with its code,
 and that a refusal changes nothing.
 """

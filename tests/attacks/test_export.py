@@ -57,7 +57,7 @@ def export(store: Store, out: Path, *extra: str) -> subprocess.CompletedProcess[
         [
             sys.executable,
             "-m",
-            "registry",
+            "govreg",
             "export",
             "--yaml",
             "--store",
@@ -137,7 +137,7 @@ def test_export_after_an_api_approval_adds_just_that_agreement(city: dict[str, A
     again = export(store, home)
     assert again.returncode == 0 and git(home, "diff", "--numstat").stdout.count("\n") == 1
     applied = subprocess.run(  # the loop closes: git and the store agree, apply has nothing to do
-        [sys.executable, "-m", "registry", "apply", "--home", str(home), "--store", store.url],
+        [sys.executable, "-m", "govreg", "apply", "--home", str(home), "--store", store.url],
         capture_output=True,
         text=True,
         check=False,

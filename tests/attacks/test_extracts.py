@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.stage import _reader_error
+from ingest.stage import _reader_error
 from tests.attacks.cities import Door, csv_text, rows
 
 

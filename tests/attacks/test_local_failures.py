@@ -29,9 +29,9 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 from typer.testing import CliRunner
 
+from cli import app
 from pipelines.definitions import CITY_JOB, build_definitions
 from pipelines.resources import Settings
-from registry.cli import app
 from registry.errors import DeclarationError
 from registry.load import load_home
 from registry.store import Store

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
 from lineage.models import ColumnRef
 from lineage.propagate import Propagation
 from lineage.views import RegistryLineage
-from registry.cli import app
 from registry.errors import Problem
 from registry.load import check_home
 

@@ -22,10 +22,10 @@ from great_expectations.expectations.expectation import FailureSeverity
 from stdnum.cn import uscc as stdnum_uscc
 from typer.testing import CliRunner
 
+from cli import app
 from pipelines.assets import IngestConfig, dataset_key, op_name
 from pipelines.definitions import CITY_JOB, build_definitions
 from pipelines.resources import Settings
-from registry.cli import app
 from registry.load import load_valid_home
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import graphene
 
 from registry.api.pagination import CountedConnection, child_page, page_args
+from registry.api.types.base import Row, schema_type, scores, spec
 from registry.api.types.enums import (
     DataTypeEnum,
     PersonalInfoEnum,
@@ -16,16 +16,6 @@ from registry.api.types.enums import (
     StatusEnum,
 )
 from registry.api.visibility import element_detail
-
-Row = dict[str, Any]
-
-
-def spec(row: Row) -> dict[str, Any]:
-    """The row's canonical spec, parsed once per row."""
-    if "_spec" not in row:
-        row["_spec"] = json.loads(row["spec"])
-    parsed: dict[str, Any] = row["_spec"]
-    return parsed
 
 
 class Department(graphene.ObjectType):
@@ -99,23 +89,19 @@ class Department(graphene.ObjectType):
 
     @staticmethod
     def resolve_consumes(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        from registry.api.types.sharing import SharingAgreementConnection
-
         pages = info.context.loaders.consumed_agreements
-        return child_page(info, SharingAgreementConnection, pages, row["code"], first, after)
+        connection = schema_type(info, "SharingAgreementConnection")
+        return child_page(info, connection, pages, row["code"], first, after)
 
     @staticmethod
     def resolve_views(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        from registry.api.types.derived import ViewConnection
-
-        return child_page(info, ViewConnection, info.context.loaders.owned_views, row["code"], first, after)
+        connection = schema_type(info, "ViewConnection")
+        return child_page(info, connection, info.context.loaders.owned_views, row["code"], first, after)
 
     @staticmethod
     def resolve_services(row: Row, info: Any, first: int | None = None, after: str | None = None) -> Any:
-        from registry.api.types.sharing import ServiceConnection
-
         pages = info.context.loaders.department_services
-        return child_page(info, ServiceConnection, pages, row["code"], first, after)
+        return child_page(info, schema_type(info, "ServiceConnection"), pages, row["code"], first, after)
 
 
 class DataElement(graphene.ObjectType):
@@ -275,8 +261,6 @@ class Dataset(graphene.ObjectType):
 
     @staticmethod
     def resolve_quality(row: Row, info: Any) -> Any:
-        from registry.api.types.quality import scores
-
         return scores(info.context).get(("dataset", row["code"]))
 
     @staticmethod

@@ -7,7 +7,8 @@ from typing import Any
 import graphene
 
 from registry.api.pagination import CountedConnection
-from registry.api.types.catalog import Department, Row, spec
+from registry.api.types.base import Row, spec
+from registry.api.types.catalog import Department
 
 
 class _Query:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import graphene
 
 from registry.api.pagination import CountedConnection
+from registry.api.types.base import scores
 from registry.api.visibility import column_values
-from registry.store.quality import Score, quality_scores
 
-
-def scores(ctx: Any) -> dict[tuple[str, str], Score]:
-    """(kind, subject) → score, computed once per request."""
-    if not hasattr(ctx, "_scores"):
-        computed = quality_scores(ctx.store)
-        ctx._scores = {(s.kind, s.subject): s for group in computed.values() for s in group}
-    result: dict[tuple[str, str], Score] = ctx._scores
-    return result
+__all__ = ["scores"]
 
 
 class QualityScore(graphene.ObjectType):

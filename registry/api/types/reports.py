@@ -7,7 +7,8 @@ from typing import Any
 import graphene
 
 from registry.api.pagination import CountedConnection
-from registry.api.types.catalog import Department, Row
+from registry.api.types.base import Row
+from registry.api.types.catalog import Department
 from registry.api.visibility import rule_text
 
 

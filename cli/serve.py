@@ -1,28 +1,28 @@
-"""``govreg serve``, ``govreg token create/revoke`` and ``govreg export``: the GraphQL catalog over
-HTTP, the bearer tokens departments use with it, and writing the store (changed through the API)
-back as a registry home. Registered on the main ``govreg`` app by importing this module."""
+"""``govreg serve`` and ``govreg token``: the GraphQL catalog over HTTP, and the bearer tokens
+departments use with it.
+"""
 
 from __future__ import annotations
 
 import getpass
 import logging
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from registry import cli
+from cli.common import (
+    DEFAULT_URL,
+    StoreOpt,
+    console,
+    err,
+    open_store,
+)
 from registry.api.validation import Limits as _Limits
-from registry.cli import DEFAULT_URL, HomeOpt, StoreOpt, _open_store, console, err
 from registry.errors import StoreError
 from registry.store.audit import require_audit_key
 
 token_app = typer.Typer(help="API bearer tokens: create (printed once) and revoke.", no_args_is_help=True)
-# cli.py imports this module by name at its end; mypy cannot type ``cli.app`` across that cycle
-app: typer.Typer = cli.app  # type: ignore[has-type]
-app.add_typer(token_app, name="token")
 
 ActorOpt = Annotated[
     str | None,
@@ -37,7 +37,6 @@ def _coded(exc: StoreError) -> str:
     return f"{exc.code}: {exc}" if exc.code != StoreError.code else str(exc)
 
 
-@app.command()
 def serve(
     store: StoreOpt = DEFAULT_URL,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -122,7 +121,7 @@ def serve(
         cooldown=cooldown,
         tarpit=tarpit,
     )
-    db = _open_store(store)
+    db = open_store(store)
     api_log = logging.getLogger("govreg.api")  # INTERNAL errors' details, by request id: here only
     if not api_log.handlers:
         handler = logging.StreamHandler()
@@ -163,7 +162,7 @@ def token_create(
 
     try:
         token, plain = create_token(
-            _open_store(store),
+            open_store(store),
             department=department,
             role=role,
             label=label,
@@ -188,84 +187,8 @@ def token_revoke(
     from registry.store.tokens import revoke_token
 
     try:
-        token = revoke_token(_open_store(store), token_id, actor=actor or getpass.getuser(), reason=reason)
+        token = revoke_token(open_store(store), token_id, actor=actor or getpass.getuser(), reason=reason)
     except StoreError as exc:
         err.print(f"[red]{_coded(exc)}[/]")
         raise typer.Exit(1) from exc
     console.print(f"token {token.id} ({token.department}, {token.role}) revoked at {token.revoked_at}")
-
-
-# ``govreg export`` already writes OpenLineage (cli.py); this one command does both formats.
-_openlineage_export: Callable[..., None] = cli.export  # type: ignore[has-type]  # same cycle as ``app``
-app.registered_commands[:] = [c for c in app.registered_commands if c.callback is not _openlineage_export]
-
-
-@app.command("export")
-def export(
-    as_yaml: Annotated[
-        bool, typer.Option("--yaml", help="Write the store's registry as a registry home (YAML and SQL).")
-    ] = False,
-    fmt: Annotated[
-        str, typer.Option("--format", help="openlineage, or yaml (same as --yaml).")
-    ] = "openlineage",
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="The folder (--yaml) or file (openlineage; default standard output)."),
-    ] = None,
-    store: StoreOpt = DEFAULT_URL,
-    home: HomeOpt = Path("."),
-    replace: Annotated[
-        bool,
-        typer.Option(
-            "--replace",
-            help="--yaml: remove the folder's YAML and SQL files first, and write every file anew "
-            "(without it, a folder holding a home is updated in place: only what changed is written).",
-        ),
-    ] = False,
-    prune: Annotated[
-        bool,
-        typer.Option(
-            "--prune", help="--yaml in place: also remove what the home declares and the store does not hold."
-        ),
-    ] = False,
-) -> None:
-    """Write the store's registry back as a registry home (--yaml, for review and commit in git:
-    over a home, in place, only what changed), or the lineage of the home's views and indicators
-    as OpenLineage events (--format openlineage)."""
-    if not as_yaml and fmt != "yaml":
-        _openlineage_export(fmt=fmt, home=home, out=out)
-        return
-    from registry.export import export_home
-    from registry.store.rows import registry_from_specs
-
-    if out is None:
-        err.print("[red]--yaml needs --out: the folder to write the registry home to[/]")
-        raise typer.Exit(2)
-    db = _open_store(store)
-    kept: list[str] = []
-    try:
-        written = export_home(
-            registry_from_specs(db.read_specs()),
-            out,
-            replace=replace,
-            suites_from=home,
-            prune=prune,
-            kept=kept,
-        )
-    except StoreError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
-    if kept:
-        shown = ", ".join(kept[:10]) + (f", … ({len(kept)} in all)" if len(kept) > 10 else "")
-        err.print(
-            f"[yellow]kept what {out} declares and the store does not hold (not applied yet?): {shown}; "
-            "--prune removes them[/]",
-            soft_wrap=True,
-        )
-    if not written:
-        console.print(
-            f"{out} already holds the store's registry: nothing written (store {db.shown_url})",
-            soft_wrap=True,
-        )
-        return
-    console.print(f"exported {len(written)} files to {out} (store {db.shown_url})", soft_wrap=True)

@@ -31,9 +31,9 @@ from typing import Any
 
 import duckdb
 
-from pipelines.ingest.complete import assert_unchanged, await_complete, marker_for, refuse_link
-from pipelines.ingest.errors import IngestError
-from pipelines.ingest.stage import Staged, stage_csv, stage_typed
+from ingest.complete import assert_unchanged, await_complete, marker_for, refuse_link
+from ingest.errors import IngestError
+from ingest.stage import Staged, stage_csv, stage_typed
 from registry.home import Registry
 from registry.model import Dataset
 from registry.store import Store

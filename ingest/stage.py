@@ -18,10 +18,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.ingest.cast import ident, reader_type, sql_literal, target_type, text_cast, typed_cast
-from pipelines.ingest.door import match_header
-from pipelines.ingest.errors import IngestError
-from pipelines.ingest.read import csv_header, excel_table, normalize_name, transcode
+from ingest.cast import ident, reader_type, sql_literal, target_type, text_cast, typed_cast
+from ingest.door import match_header
+from ingest.errors import IngestError
+from ingest.read import csv_header, excel_table, normalize_name, transcode
 from registry.home import Registry
 from registry.model import Dataset
 from registry.vocab import DataType, Encoding, ExtractFormat

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ingest.errors import IngestError
+from ingest.errors import IngestError
 from registry.home import Registry
 from registry.model import Dataset
 from registry.vocab import Completion

@@ -1,5 +1,6 @@
 """``govreg impact`` and ``govreg coverage``: what a change to an element touches, and how much SQL
-the lineage parser understood. Registered on the main ``govreg`` app by importing this module."""
+the lineage parser understood.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +10,18 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from registry.cli import (
+from cli.common import (
     DEFAULT_URL,
     JsonOpt,
     StoreOpt,
-    _emit,
-    _open_store,
-    _stored_registry,
-    app,
     console,
+    emit,
     err,
+    open_store,
+    stored_registry,
 )
 
 
-@app.command()
 def impact(
     element: str,
     store: StoreOpt = DEFAULT_URL,
@@ -33,13 +32,13 @@ def impact(
     from registry.queries import impact as compute
     from registry.store.lineage import read_edges
 
-    db = _open_store(store)
-    result = compute(_stored_registry(db), read_edges(db), element, depth=depth)
+    db = open_store(store)
+    result = compute(stored_registry(db), read_edges(db), element, depth=depth)
     if result is None:
         err.print(f"[red]no element '{element}' in the store[/] (apply the home first?)")
         raise typer.Exit(1)
     if as_json:
-        _emit(result)
+        emit(result)
         return
     tree = Tree(f"[bold]{element}[/] {result['name']} / {result['name_en']} — owner {result['owner']}")
     columns = tree.add(f"carried by {len(result['columns'])} column(s)")
@@ -61,16 +60,15 @@ def impact(
     console.print(tree)
 
 
-@app.command()
 def coverage(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     """Stored SQL statements parsed fully, partially or not at all, by department and dialect."""
     from registry.store.lineage import coverage as compute
     from registry.store.lineage import statements
 
-    rows = statements(_open_store(store))
+    rows = statements(open_store(store))
     result = compute(rows)
     if as_json:
-        _emit(
+        emit(
             {
                 **result,
                 "failed": [

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.ingest.errors import IngestError
+from ingest.errors import IngestError
 
 CHUNK = 1 << 22
 UTF8_BOM = codecs.BOM_UTF8

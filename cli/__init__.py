@@ -1,0 +1,48 @@
+"""``govreg``: the command line of the registry (typer + rich), and the composition root.
+
+Tables for people, ``--json`` for machines. ``--home`` and ``--store`` default to the
+environment variables ``GOVREG_HOME`` and ``GOVREG_STORE``. Exit codes: 0 success, 1 the
+registry or the audit log has errors, 2 wrong usage.
+
+This package is the only place that puts the layers together: it builds the typer app and adds
+each command group explicitly, one module per group (no registration by import side effect).
+``registry``, ``lineage``, ``expectations`` and ``pipelines`` never import it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import audit, catalog, declare, demo, export, impact, lineage, serve
+from cli.common import Commands
+
+app = typer.Typer(
+    cls=Commands,
+    help="govreg — the government data-architecture registry: who is the source of each data "
+    "element, how it is shared, and whether arriving data is any good.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# a registry home: check it, see what applying it changes, apply it
+app.command()(declare.validate)
+app.command()(declare.plan)
+app.command()(declare.apply)
+# the stored registry, read
+app.add_typer(catalog.show_app, name="show")
+app.command()(catalog.owners)
+app.command()(catalog.conflicts)
+app.command()(catalog.quality)
+app.command()(impact.impact)
+app.command()(impact.coverage)
+app.add_typer(audit.audit_app, name="audit")
+# SQL lineage, exports, the API and its tokens, the demo
+app.command()(lineage.lineage)
+app.command("export")(export.export)
+app.command()(serve.serve)
+app.add_typer(serve.token_app, name="token")
+app.command()(demo.demo)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app(prog_name="govreg")

@@ -1,0 +1,1 @@
+"""``python -m govreg``: the govreg command line (:mod:`cli`)."""
