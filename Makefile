@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/lineage.py
 	$(BIN)/python bench/graphql.py
+	$(BIN)/python bench/cli.py
 
 # Re-pin after changing dependencies: resolves in a throw-away venv and writes requirements.lock.
 lock:

@@ -11,6 +11,8 @@ each command group explicitly, one module per group (no registration by import s
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli import audit, catalog, declare, demo, export, impact, lineage, serve
@@ -22,7 +24,32 @@ app = typer.Typer(
     "element, how it is shared, and whether arriving data is any good.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: --help loads no rich and answers at once
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("govreg")
+        except PackageNotFoundError:  # pragma: no cover - a bare checkout
+            shown = "unknown (not installed)"
+        typer.echo(f"govreg {shown}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print govreg's version and exit."),
+    ] = False,
+) -> None:
+    """govreg — the government data-architecture registry: who is the source of each data element,
+    how it is shared, and whether arriving data is any good."""
+
 
 # a registry home: check it, see what applying it changes, apply it
 app.command()(declare.validate)

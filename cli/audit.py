@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from cli.common import (
     DEFAULT_URL,
@@ -18,6 +16,8 @@ from cli.common import (
     console,
     emit,
     err,
+    escape,
+    new_table,
     open_store,
 )
 from registry.errors import GovregError
@@ -114,7 +114,7 @@ def audit(
                 event[side] = json.loads(event[side]) if event[side] else None
         emit(events)
         return
-    table = Table(title=f"audit events ({len(events)}, newest first)")
+    table = new_table(title=f"audit events ({len(events)}, newest first)")
     for column in ("seq", "time", "actor", "action", "entity", "reason", "fields"):
         table.add_column(column, overflow="fold")
     for event in events:

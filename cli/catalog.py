@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cli.common import (
     DEFAULT_URL,
@@ -16,6 +15,7 @@ from cli.common import (
     console,
     emit,
     err,
+    new_table,
     open_store,
     parse_today,
     stored_registry,
@@ -36,7 +36,9 @@ def _show(kind: str, code: str, store: str, as_json: bool) -> None:
         emit(detail)
         return
     entity = detail[kind]
-    table = Table(title=f"{kind} {code}: {entity.get('name')} / {entity.get('name_en')}", show_header=False)
+    table = new_table(
+        title=f"{kind} {code}: {entity.get('name')} / {entity.get('name_en')}", show_header=False
+    )
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in entity.items():
@@ -50,7 +52,7 @@ def _show(kind: str, code: str, store: str, as_json: bool) -> None:
     for key, value in detail.items():
         if isinstance(value, list) and value:
             if isinstance(value[0], dict):
-                sub = Table(title=key)
+                sub = new_table(title=key)
                 for column in value[0]:
                     sub.add_column(column, overflow="fold")
                 for row in value:
@@ -86,7 +88,7 @@ def owners(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     if as_json:
         emit(rows)
         return
-    table = Table(title="owners (一数一源)")
+    table = new_table(title="owners (一数一源)")
     for column in (
         "department",
         "name",
@@ -122,7 +124,7 @@ def conflicts(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False, today: To
     if not found:
         console.print("[green]no conflicts[/]")
         return
-    table = Table(title=f"{len(found)} conflicts")
+    table = new_table(title=f"{len(found)} conflicts")
     for column in ("code", "severity", "finding", "what to do"):
         table.add_column(column, overflow="fold")
     for p in found:
@@ -153,7 +155,7 @@ def quality(
         if not rows:
             err.print(f"[red]no quality results for dataset '{dataset}'[/] (run its checks first)")
             raise typer.Exit(1)
-        table = Table(title=f"{dataset}: latest results ({rows[0]['validated_at']})")
+        table = new_table(title=f"{dataset}: latest results ({rows[0]['validated_at']})")
         for column in ("expectation", "severity", "status", "unexpected", "%", "samples / message"):
             table.add_column(column, overflow="fold")
         order = {"error": 0, "failed": 1, "passed": 2}
@@ -179,7 +181,7 @@ def quality(
         console.print("no quality results yet: materialize the datasets (their checks store results)")
         return
     for kind, items in scores.items():
-        table = Table(title=f"quality by {kind[:-1]} (worst first)")
+        table = new_table(title=f"quality by {kind[:-1]} (worst first)")
         for column in (kind[:-1], "score", "trend", "passed", "failed", "errors", "rows", "validated"):
             table.add_column(column, justify="right" if column not in (kind[:-1], "validated") else "left")
         for s in items:

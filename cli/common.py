@@ -6,21 +6,61 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
+from registry.defaults import DEFAULT_URL
 from registry.errors import Problem, StoreBusy, display_path
-from registry.home import Registry
-from registry.load import check_home
-from registry.store import DEFAULT_URL, Store
+
+if TYPE_CHECKING:
+    from registry.home import Registry
+    from registry.store import Store
 
 __all__ = ["DEFAULT_URL"]
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)  # wide tables in logs
-err = Console(stderr=True, highlight=False)
+
+class LazyConsole:
+    """A rich Console made on first use, so that a command printing nothing of its own (``--help``,
+    ``--version``) loads no rich. Its width is rich's own measure: the terminal's, or ``COLUMNS``
+    when output is piped (80 without it), never a fixed one."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console: Any = LazyConsole(highlight=False)
+err: Any = LazyConsole(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def new_table(*args: Any, **kwargs: Any) -> Any:
+    """A rich Table (rich imported when a command first prints one)."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
+
+
+def new_tree(*args: Any, **kwargs: Any) -> Any:
+    """A rich Tree (rich imported when a command first prints one)."""
+    from rich.tree import Tree
+
+    return Tree(*args, **kwargs)
 
 
 class Commands(TyperGroup):
@@ -31,8 +71,6 @@ class Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except StoreBusy as exc:
-            from rich.markup import escape
-
             err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
             raise typer.Exit(1) from None
 
@@ -60,8 +98,6 @@ def parse_today(text: str | None) -> date | None:
 
 def print_problems(problems: list[Problem]) -> None:
     """One line per problem, as compilers print them: ``file:line: CODE message — what to do``."""
-    from rich.markup import escape
-
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
     for title, group, style, stream in (
@@ -79,6 +115,8 @@ def print_problems(problems: list[Problem]) -> None:
 
 
 def checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registry, list[Problem]]:
+    from registry.load import check_home
+
     registry, problems = check_home(home, today)
     if any(p.is_error for p in problems):
         if as_json:
@@ -93,9 +131,8 @@ def checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registr
 def open_store(url: str, *, create: bool = False) -> Store:
     """Open the store. Only ``apply`` (``create``) makes a new one: every other command refuses a
     store that does not exist or holds no registry, and creates no file."""
-    from rich.markup import escape
-
     from registry.errors import StoreBusy
+    from registry.store import Store
     from registry.store.db import redact_url, registry_missing, scrub
 
     try:

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from cli.common import (
     DEFAULT_URL,
@@ -23,16 +21,19 @@ from cli.common import (
     console,
     emit,
     err,
+    escape,
+    new_table,
     open_store,
     parse_today,
     print_problems,
 )
 from registry.errors import DeclarationError, GovregError, display_path
-from registry.load import check_home
 
 
 def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOpt = None) -> None:
     """Check a registry home: every problem with file:line, rule code and what to do."""
+    from registry.load import check_home
+
     registry, problems = check_home(home, parse_today(today))
     ok = not any(p.is_error for p in problems)
     if as_json:
@@ -53,7 +54,7 @@ def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOp
 
 def _print_plan(plan: Any) -> None:
 
-    table = Table(title="plan", show_lines=False)
+    table = new_table(title="plan", show_lines=False)
     for column in ("", "kind", "code", "change"):
         table.add_column(column, overflow="fold")
     marks = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]"}

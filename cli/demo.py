@@ -11,6 +11,7 @@ import typer
 from cli.common import (
     console,
     err,
+    escape,
     print_problems,
 )
 from registry.errors import DeclarationError, GovregError
@@ -61,8 +62,6 @@ def demo(
         print_problems(exc.problems)
         raise typer.Exit(1) from exc
     except GovregError as exc:
-        from rich.markup import escape
-
         err.print(f"[red]{exc.code}: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     if result.failed_steps or not result.audit_ok or not result.bad_extract_refused:

@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
 from cli.common import (
     DEFAULT_URL,
@@ -17,6 +15,8 @@ from cli.common import (
     console,
     emit,
     err,
+    new_table,
+    new_tree,
     open_store,
     stored_registry,
 )
@@ -40,7 +40,7 @@ def impact(
     if as_json:
         emit(result)
         return
-    tree = Tree(f"[bold]{element}[/] {result['name']} / {result['name_en']} — owner {result['owner']}")
+    tree = new_tree(f"[bold]{element}[/] {result['name']} / {result['name_en']} — owner {result['owner']}")
     columns = tree.add(f"carried by {len(result['columns'])} column(s)")
     for column in result["columns"]:
         columns.add(column)
@@ -83,7 +83,7 @@ def coverage(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
         )
         return
     for kind, counts in result.items():
-        table = Table(title=f"lineage coverage by {kind[:-1]}")
+        table = new_table(title=f"lineage coverage by {kind[:-1]}")
         for column in (kind[:-1], "ok", "partial", "failed"):
             table.add_column(column, justify="left" if column == kind[:-1] else "right")
         for key, c in counts.items():

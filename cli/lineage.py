@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from cli.common import (
     console,
     err,
+    escape,
+    new_table,
 )
 from registry.errors import display_path
 
@@ -58,13 +58,13 @@ def _print_lineage(name: str, statements: list[Any]) -> None:
         reason = f" — {escape(s.reason)}{where}" if s.reason else ""
         console.print(f"statement {s.index + 1}{kind}: {status}{reason}", soft_wrap=True)
         if s.sources or s.targets:
-            tables = Table(show_header=True)
+            tables = new_table(show_header=True)
             tables.add_column("sources", overflow="fold")
             tables.add_column("targets", overflow="fold")
             tables.add_row("\n".join(s.sources) or "—", "\n".join(s.targets) or "—")
             console.print(tables)
         if s.columns:
-            edges = Table(show_header=True)
+            edges = new_table(show_header=True)
             for column in ("source column", "target column", "kind"):
                 edges.add_column(column, overflow="fold")
             for e in s.columns:

@@ -9,18 +9,17 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from cli.common import (
     DEFAULT_URL,
     StoreOpt,
     console,
     err,
+    escape,
     open_store,
 )
-from registry.api.validation import Limits as _Limits
+from registry.api.limits import Limits as _Limits
 from registry.errors import StoreError
-from registry.store.audit import require_audit_key
 
 token_app = typer.Typer(help="API bearer tokens: create (printed once) and revoke.", no_args_is_help=True)
 
@@ -103,7 +102,7 @@ def serve(
         protocol = http_protocol(http, MAX_HEADER_BYTES)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--http") from None
-    from registry.api.validation import Limits
+    from registry.api.limits import Limits
 
     limits = Limits(
         depth=max_depth,
@@ -129,6 +128,8 @@ def serve(
         api_log.addHandler(handler)
         api_log.setLevel(logging.INFO)
     try:  # a signed store the server could not write to (AUD001 on every mutation): refuse to start
+        from registry.store.audit import require_audit_key
+
         require_audit_key(db)
     except StoreError as exc:
         err.print(f"[red]{_coded(exc)}[/]", soft_wrap=True)

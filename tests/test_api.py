@@ -65,7 +65,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 300  # a ceiling for a hung start, not a budget
         while not self.server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)

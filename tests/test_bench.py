@@ -59,3 +59,12 @@ def test_graphql_bench_answers_every_query_through_http() -> None:
     assert figures["load"]["requests"] == 12 and figures["load"]["requests_per_s"] > 0
     for name in ("element(code)+owner+datasets+lineage depth 2", "search(text)", "dataMap(50)"):
         assert figures[name]["api_p95_ms"] > 0 and figures[name]["sql_p95_ms"] > 0
+
+
+def test_cli_bench_times_both_pairs_against_their_baselines() -> None:
+    figures = load("cli").main(["--repeat", "1", "--json"])
+    for name in ("help", "validate"):
+        f = figures[name]
+        assert f["baseline_seconds"] > 0 and f["seconds"] > 0
+        assert abs(f["ratio"] - f["seconds"] / f["baseline_seconds"]) < 0.05  # figures are rounded
+        assert f["met"] == (f["ratio"] <= f["target"])

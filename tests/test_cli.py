@@ -144,3 +144,39 @@ def test_environment_variables_supply_home_and_store(city: tuple[Path, str]) -> 
     env = {"GOVREG_HOME": str(home), "GOVREG_STORE": store}
     assert govreg("apply", cwd=home.parent, env=env).returncode == 0
     assert "no changes" in govreg("apply", cwd=home.parent, env=env).stdout
+
+
+HEAVY = ("great_expectations", "dagster", "graphene", "graphql", "duckdb", "sqlalchemy", "alembic", "rich")
+
+
+def imported(*args: str) -> set[str]:
+    """The top-level packages a real ``python -m govreg ...`` process imports (``-X importtime``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "govreg", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("validate", "--help")])
+def test_help_and_version_load_no_heavy_library(args: tuple[str, ...]) -> None:
+    """--help answers at once: no Great Expectations, Dagster, GraphQL, DuckDB, SQLAlchemy or rich
+    is imported for it (bench/cli.py times it against ``import typer, rich``)."""
+    loaded = imported(*args)
+    assert "typer" in loaded  # the measurement sees imports at all
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_version_and_python_m_govreg(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = govreg("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"govreg {version('govreg')}"
+    assert result.stderr == ""

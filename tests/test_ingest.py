@@ -895,7 +895,8 @@ def write_big_csv(path: Path) -> None:
     )
 
 
-def wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 600) -> None:
+    """Wait on the event (the marker file), not a budget: the ceiling only stops a hung loader."""
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None:

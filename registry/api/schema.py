@@ -24,10 +24,11 @@ from graphql.utilities import get_operation_ast
 from registry.api.context import RequestContext
 from registry.api.errors import ErrorCode
 from registry.api.guards import argument_uses, sizes_rule, sizes_within
+from registry.api.limits import Limits
 from registry.api.mutation import Mutation
 from registry.api.pacing import Deadline
 from registry.api.query import Query
-from registry.api.validation import Limits, measure, refusal
+from registry.api.validation import measure, refusal
 from registry.api.visibility import check_schema
 
 __all__ = ["Limits", "Prepared", "execute_prepared", "prepare", "run", "schema"]

@@ -45,7 +45,8 @@ KEY_INFO = "govreg_audit_key"  # conn.info: a callable giving the key audit appe
 CONFIGURED = object()  # Store(audit_key=...) default: the key the environment configures
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-DEFAULT_URL = "sqlite:///.govreg/store.db"
+from registry.defaults import DEFAULT_URL  # noqa: E402 - re-exported, light for the CLI
+
 WRITE_LOCK = int.from_bytes(b"govreg:w", "big")  # the advisory lock every write takes on PostgreSQL
 WRITE_WAIT = 15.0  # seconds a writer waits for the write lock, in all, before StoreBusy
 ATTEMPT_MS = 1000  # SQLite's busy timeout: how long one BEGIN IMMEDIATE (or any statement) waits

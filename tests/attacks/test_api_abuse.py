@@ -194,8 +194,8 @@ def test_a_burst_of_full_introspections_is_costed_and_paced(city: dict[str, Any]
     from graphql import parse
     from graphql.utilities import get_operation_ast
 
+    from registry.api.limits import Limits as Defaults
     from registry.api.schema import schema
-    from registry.api.validation import Limits as Defaults
     from registry.api.validation import measure
 
     document = parse(introspection)
@@ -437,8 +437,9 @@ def test_control_normal_queries_are_served_and_cost_well_under_the_limit(city: d
     from graphql import parse
     from graphql.utilities import get_operation_ast
 
+    from registry.api.limits import MAX_COST
     from registry.api.schema import schema
-    from registry.api.validation import MAX_COST, measure
+    from registry.api.validation import measure
 
     queries = [*CATALOG_QUERIES, get_introspection_query(descriptions=True)]
     with AppServer(city["store"], max_body=BIG) as server:
