@@ -11,6 +11,9 @@ each command group explicitly, one module per group (no registration by import s
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -71,5 +74,27 @@ app.add_typer(serve.token_app, name="token")
 app.command()(demo.demo)
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    app(prog_name="govreg")
+def main() -> None:
+    """The console script (and ``python -m govreg``): run the command, then exit quietly.
+
+    DuckDB's Python bindings (nanobind) print a report of "leaked" instances when the interpreter
+    tears down while Dagster or a cache still holds DuckDB objects: a hundred lines of noise on
+    stderr after a successful ``govreg demo``. Once the command has finished (its connections
+    committed and closed, its output flushed), a process that loaded DuckDB ends without that
+    teardown; any other process exits normally.
+    """
+    code = 0
+    try:
+        app(prog_name="govreg")
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+            code = 1
+        else:
+            code = exc.code or 0
+    if "duckdb" not in sys.modules:
+        raise SystemExit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

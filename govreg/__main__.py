@@ -1,5 +1,5 @@
 """``python -m govreg`` runs the govreg command line."""
 
-from cli import app
+from cli import main
 
-app(prog_name="govreg")
+main()
