@@ -11,15 +11,17 @@ sections ``departments``, ``codelists``, ``elements``, ``datasets``, ``views``, 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import os
-from collections.abc import Iterator
+import typing
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from registry.errors import DeclarationError, Location, Problem, display_path, sort_problems
 from registry.home import Registry
@@ -156,7 +158,7 @@ class _Loader:
             # located at its `center` key (or the mapping): GOV040 points there
             self.settings = Settings.model_validate(value).located(Location(shown, value.key_line("center")))
         except ValidationError as exc:
-            self.report(exc, "registry settings", shown, value)
+            self.report(exc, "registry settings", shown, value, Settings)
 
     # --- entities ----------------------------------------------------------------------------
     def load_entity(self, section: str, path: Path, shown: str, raw: Any, line: int) -> None:
@@ -176,7 +178,7 @@ class _Loader:
         try:
             entity = model.model_validate(data, context={"labels": self.settings.labels()})
         except ValidationError as exc:
-            self.report(exc, label, shown, raw)
+            self.report(exc, label, shown, raw, model)
             return
         entity.located(Location(shown, raw.line))
         self.locate_children(entity, shown, raw)
@@ -294,7 +296,14 @@ class _Loader:
             out.append((value, number))
         return out
 
-    def report(self, exc: ValidationError, label: str, shown: str, raw: LineDict) -> None:
+    def report(
+        self,
+        exc: ValidationError,
+        label: str,
+        shown: str,
+        raw: LineDict,
+        model: type[BaseModel] | None = None,
+    ) -> None:
         errors = exc.errors(include_url=False)
         for error in errors:
             loc = error["loc"]
@@ -306,7 +315,9 @@ class _Loader:
             field = ".".join(str(p) for p in loc) or "(entry)"
             kind = error["type"]
             if kind == "extra_forbidden":
-                self.problem("YAML002", f"{label}: unknown key '{field}'", shown, line)
+                guess = did_you_mean(str(loc[-1]), known_keys(model, loc[:-1])) if loc else None
+                hint = f" — did you mean '{guess}'?" if guess else ""
+                self.problem("YAML002", f"{label}: unknown key '{field}'{hint}", shown, line)
             elif kind == "missing":
                 self.problem("YAML003", f"{label}: missing required field '{field}'", shown, line)
             elif kind == "one_owner":
@@ -314,6 +325,46 @@ class _Loader:
             else:
                 message = str(error["msg"]).removeprefix("Value error, ")
                 self.problem("YAML003", f"{label}: field '{field}': {message}", shown, line)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``word`` (difflib), or None when none is close.
+
+    >>> did_you_mean("ownr", ["owner", "provider", "code"])
+    'owner'
+    """
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The keys a model accepts at ``loc`` (walking nested models; list indexes are skipped)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = (
+            current.model_fields.get(part)
+            if isinstance(current, type) and issubclass(current, BaseModel)
+            else None
+        )
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return []
+    return [alias for name, f in current.model_fields.items() for alias in {name, f.alias or name}]
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside a field's type (``Column``, ``list[Column]``, ``Steward | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def line_of(raw: Any, loc: tuple[Any, ...]) -> int:

@@ -180,3 +180,16 @@ def test_version_and_python_m_govreg(tmp_path: Path) -> None:
     result = govreg("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == f"govreg {version('govreg')}"
     assert result.stderr == ""
+
+
+def test_a_misspelt_key_gets_a_did_you_mean_on_its_line(tmp_path: Path) -> None:
+    """A typo in a key names the key it probably meant, at any depth (a dataset column's keys)."""
+    text = BASE.replace("{name: qymc, element: enterprise_name}", "{name: qymc, elemnt: enterprise_name}")
+    home = write_home(tmp_path / "home", text)
+    result = govreg("validate", "--home", "home", cwd=tmp_path)
+    assert result.returncode == 1
+    line = text.splitlines().index("      - {name: qymc, elemnt: enterprise_name}") + 1
+    [message] = [m for m in result.stderr.splitlines() if "YAML002" in m]
+    assert message.startswith(f"home/city.yaml:{line}:"), message
+    assert "unknown key" in message and "did you mean 'element'?" in message
+    assert home.is_dir()
