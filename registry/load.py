@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from registry.errors import DeclarationError, Location, Problem, display_path, sort_problems
 from registry.home import Registry
 from registry.model import ENTITY_TYPES, Settings, Spec
-from registry.source import LineDict, LineList, error_line, error_text, parse_yaml
+from registry.source import LineDict, LineList, error_line, error_text, full_width_cause, parse_yaml
 
 SETTINGS_KEY = "registry"
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quarantine"})
@@ -67,7 +67,11 @@ class _Loader:
             return shown, parse_yaml(text, shown)
         except yaml.YAMLError as exc:
             code = "YAML004" if "duplicate key" in error_text(exc) else "YAML001"
-            self.problem(code, error_text(exc), shown, error_line(exc))
+            cause = full_width_cause(text, exc) if code == "YAML001" else None
+            if cause is not None:  # name the full-width punctuation, on its own line
+                self.problem(code, cause[1], shown, cause[0])
+            else:
+                self.problem(code, error_text(exc), shown, error_line(exc))
             return None
 
     def load(self) -> Registry:

@@ -120,3 +120,39 @@ def error_text(exc: yaml.YAMLError) -> str:
     context = getattr(exc, "context", None)
     parts = [p for p in (context, problem) if p]
     return ", ".join(parts) if parts else str(exc).splitlines()[0]
+
+
+FULL_WIDTH = {
+    "：": ("full-width colon", ":"),
+    "，": ("full-width comma", ","),
+    "\u3000": ("full-width space", "a plain space"),
+    "－": ("full-width hyphen-minus", "-"),
+    "［": ("full-width bracket", "["),
+    "］": ("full-width bracket", "]"),
+    "｛": ("full-width brace", "{"),
+    "｝": ("full-width brace", "}"),
+}
+"""Punctuation a Chinese input method types where YAML needs its ASCII twin."""
+
+
+def full_width_cause(text: str, exc: yaml.YAMLError) -> tuple[int, str] | None:
+    """When full-width punctuation on the erring line or just before it is the likely cause of a
+    YAML error, its line and a message naming it; else None.
+
+    YAML reads ``name： 税务局`` as one plain scalar and complains a line later that it "could not
+    find expected ':'", so the lines up to three before the error are looked at too.
+    """
+    line = error_line(exc)
+    if not line:
+        return None
+    lines = text.splitlines()
+    for number in range(min(line, len(lines)), max(0, line - 4), -1):
+        for char, (name, ascii_twin) in FULL_WIDTH.items():
+            if char in lines[number - 1]:
+                twin = f"'{ascii_twin}'" if len(ascii_twin) == 1 else ascii_twin
+                said = error_text(exc)
+                return (
+                    number,
+                    f"{name} '{char}' (U+{ord(char):04X}) where YAML needs {twin} (YAML then said: {said})",
+                )
+    return None

@@ -193,3 +193,15 @@ def test_a_misspelt_key_gets_a_did_you_mean_on_its_line(tmp_path: Path) -> None:
     assert message.startswith(f"home/city.yaml:{line}:"), message
     assert "unknown key" in message and "did you mean 'element'?" in message
     assert home.is_dir()
+
+
+def test_a_full_width_colon_is_named_on_its_own_line(tmp_path: Path) -> None:
+    """YAML reads ``name： x`` as text and complains a line later; govreg names the '：' where it is."""
+    lines = BASE.splitlines()
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("name:")) + 1
+    lines[number - 1] = lines[number - 1].replace("name:", "name：", 1)
+    write_home(tmp_path / "home", "\n".join(lines) + "\n")
+    result = govreg("validate", "--home", "home", cwd=tmp_path)
+    assert result.returncode == 1
+    [message] = [m for m in result.stderr.splitlines() if "YAML001" in m]
+    assert message.startswith(f"home/city.yaml:{number}: YAML001 full-width colon '：' (U+FF1A)"), message
