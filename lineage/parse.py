@@ -416,15 +416,7 @@ class _Owned:
             elif isinstance(node, (exp.PositionalColumn, exp.Star)):
                 self.patterns.append(node)
         if self.patterns:
-            self.patterns = [
-                p
-                for p in self.patterns
-                if not any(isinstance(a, exp.Columns) for a in ancestors_within(p, inner))
-                and not (
-                    isinstance(p, exp.Star)
-                    and (p is inner or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
-                )
-            ]
+            self.patterns = [p for p in self.patterns if _is_pattern(p, inner)]
 
 
 def _kind_in(node: exp.Expr, top: exp.Expr) -> str:
@@ -475,15 +467,20 @@ def owned_nodes(node: exp.Expr, *types: type[exp.Expr]) -> list[exp.Expr]:
 def column_patterns(node: exp.Expr) -> list[exp.Expr]:
     """``COLUMNS(...)``, positional ``#n`` and a bare ``*`` inside an expression (``* LIKE 'a%'``,
     ``struct_pack(*)``; not ``COUNT(*)``, not ``t.*``) in ``node`` (not in its subqueries)."""
-    return [
-        p
-        for p in owned_nodes(node, exp.Columns, exp.PositionalColumn, exp.Star)
-        if not any(isinstance(a, exp.Columns) for a in ancestors_within(p, node))
-        and not (
-            isinstance(p, exp.Star)
-            and (p is node or isinstance(p.parent, (exp.Count, exp.Column, exp.Select, exp.Columns)))
+    return [p for p in owned_nodes(node, exp.Columns, exp.PositionalColumn, exp.Star) if _is_pattern(p, node)]
+
+
+def _is_pattern(candidate: exp.Expr, top: exp.Expr) -> bool:
+    """Whether a COLUMNS(...), #n or * found in ``top`` reads a column pattern: not a part of an
+    outer COLUMNS(...), and not the star of COUNT(*), of t.*, of a SELECT list or of ``top`` itself."""
+    if any(isinstance(a, exp.Columns) for a in ancestors_within(candidate, top)):
+        return False
+    return not (
+        isinstance(candidate, exp.Star)
+        and (
+            candidate is top or isinstance(candidate.parent, (exp.Count, exp.Column, exp.Select, exp.Columns))
         )
-    ]
+    )
 
 
 def ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
