@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -131,7 +132,7 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         t_empty = best_of(args.repeat, govreg(empty))
         t_full = best_of(args.repeat, govreg(full))
         assert plan_registry(full, registry).is_empty
+        planned = {
+            "empty_store": plan_registry(empty, registry).counts(),
+            "full_store": plan_registry(full, registry).counts(),
+        }
 
     figures = {
         "files": len(files),
@@ -185,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "govreg_plan_full_store_s": round(t_full, 3),
         "ratio_empty_store": round(t_empty / base, 2),
         "ratio_full_store": round(t_full / base, 2),
+        "plan_empty_store": planned["empty_store"],
+        "plan_full_store": planned["full_store"],
     }
     if args.json:
         print(json.dumps(figures))

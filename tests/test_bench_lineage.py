@@ -26,7 +26,11 @@ def test_lineage_bench_reports_throughput_ratios_and_recall(capsys) -> None:  # 
     assert figures["cases"] == 8 and figures["statements"] >= 8
     assert {"corpus", "blind"} <= set(figures["parts"]) and figures["parts"]["blind"]["cases"] == 4
     assert figures["govreg_per_s"] > 0 and figures["sqllineage_per_s"] > 0 and figures["floor_per_s"] > 0
-    assert figures["ratio_throughput_govreg_sqllineage"] > 0 and figures["ratio_time_govreg_floor"] > 0
+    # each ratio is the quotient of the throughputs the same run measured (rounding aside)
+    floor = figures["floor_per_s"] / figures["govreg_per_s"]
+    assert abs(figures["ratio_time_govreg_floor"] - floor) <= 0.01 + 0.02 * floor, figures
+    versus = figures["govreg_per_s"] / figures["sqllineage_per_s"]
+    assert abs(figures["ratio_throughput_govreg_sqllineage"] - versus) <= 0.1 + 0.02 * versus, figures
     assert figures["failed"]["govreg"] == 0
     if figures["source"] == "corpus":
         assert figures["labelled_pairs"] > 0 and figures["recall_govreg"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_store import BASE, write_home
+
+CITY = Path(__file__).resolve().parent.parent / "examples" / "city"
 
 GOVREG = [sys.executable, "-m", "govreg"]
 
@@ -205,3 +208,15 @@ def test_a_full_width_colon_is_named_on_its_own_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     [message] = [m for m in result.stderr.splitlines() if "YAML001" in m]
     assert message.startswith(f"home/city.yaml:{number}: YAML001 full-width colon '：' (U+FF1A)"), message
+
+
+def test_validate_without_suites_loads_no_great_expectations(tmp_path: Path) -> None:
+    """Validating declarations needs pydantic, sqlglot and YAML, not GX, Dagster or GraphQL: the
+    sample city with its suites set aside validates without importing them (GX comes in only to
+    check suites, with its own API)."""
+    home = tmp_path / "city"
+    shutil.copytree(CITY, home, ignore=shutil.ignore_patterns("suites"))
+    loaded = imported("validate", "--home", str(home))
+    assert "pydantic" in loaded and "sqlglot" in loaded
+    assert not loaded & {"great_expectations", "dagster", "graphene", "graphql", "duckdb"}, loaded
+    assert "great_expectations" in imported("validate", "--home", str(CITY))  # suites: checked by GX

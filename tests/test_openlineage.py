@@ -7,6 +7,7 @@ each event is rebuilt from the package's ``event_v2`` / ``facet_v2`` classes, se
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from pathlib import Path
@@ -197,10 +198,40 @@ def test_failed_and_partial_statements_are_an_extraction_error_facet() -> None:
     assert [i["name"] for i in event["inputs"]] == ["t", "u"]
 
 
-def test_the_client_classes_refuse_a_run_without_an_id() -> None:
-    """The check can fail: the package's Run requires a runId."""
-    with pytest.raises(TypeError):
-        Run(facets={})  # type: ignore[call-arg]
+def _drop_run_id(e: dict[str, Any]) -> None:
+    e["run"]["runId"] = "run-1"
+
+
+def _unknown_field(e: dict[str, Any]) -> None:
+    e["outputs"][0]["facets"]["columnLineage"]["fields"]["tax_paid_amount"]["inputFields"][0]["extra"] = 1
+
+
+def _no_producer(e: dict[str, Any]) -> None:
+    e["job"]["facets"]["sql"]["_producer"] = ""
+
+
+def _renamed_transformation(e: dict[str, Any]) -> None:
+    fields = e["outputs"][0]["facets"]["columnLineage"]["fields"]
+    fields["enterprise_name"]["inputFields"][0]["transformations"][0]["kind"] = "DIRECT"
+
+
+def _lost_input(e: dict[str, Any]) -> None:
+    e["inputs"][0]["namespace"] = None
+
+
+@pytest.mark.parametrize(
+    "corrupt", [_drop_run_id, _unknown_field, _no_producer, _renamed_transformation, _lost_input]
+)
+def test_the_check_refuses_an_event_govreg_could_have_got_wrong(corrupt: Any) -> None:
+    """The check can fail: a real exported event, broken the ways an exporter could break it
+    (a run id that is no UUID, a field the spec does not have, an empty producer, a renamed
+    transformation key, a dataset without its namespace), is refused by the spec checks or by
+    the round trip through openlineage-python's classes."""
+    event = copy.deepcopy(next(e for e in city_events() if e["job"]["name"] == "enterprise_360"))
+    check(copy.deepcopy(event))  # the unbroken event passes
+    corrupt(event)
+    with pytest.raises((AssertionError, TypeError, ValueError, KeyError)):
+        check(event)
 
 
 def test_export_command_writes_one_event_a_line(tmp_path: Path) -> None:
