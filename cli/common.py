@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from registry.defaults import DEFAULT_URL
-from registry.errors import Problem, StoreBusy, display_path
+from registry.errors import Problem, StoreBusy, display_path, follow_on
 
 if TYPE_CHECKING:
     from registry.home import Registry
@@ -96,8 +96,21 @@ def parse_today(text: str | None) -> date | None:
         raise typer.BadParameter(f"--today expects YYYY-MM-DD, got {text!r}") from None
 
 
+def problems_json(problems: list[Problem]) -> dict[str, Any]:
+    """``problems`` for ``--json``: what a person is shown, and the follow-on findings of a file
+    that was not read, apart (``suppressed``; see :func:`registry.errors.follow_on`)."""
+    shown, held = follow_on(problems)
+    return {"problems": [p.to_json() for p in shown], "suppressed": [p.to_json() for p in held]}
+
+
 def print_problems(problems: list[Problem]) -> None:
-    """One line per problem, as compilers print them: ``file:line: CODE message — what to do``."""
+    """One line per problem, as compilers print them: ``file:line: CODE message — what to do``.
+
+    After a file that could not be read, the registry-wide findings it causes are held back and
+    counted instead of printed (``registry.errors.follow_on``): the syntax error comes first and
+    alone, not as the 15th of 18 lines.
+    """
+    problems, held = follow_on(problems)
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
     for title, group, style, stream in (
@@ -112,6 +125,22 @@ def print_problems(problems: list[Problem]) -> None:
             )
         if group:
             stream.print(f"[{style}]{len(group)} {title}{'s' if len(group) > 1 else ''}[/]")
+    if held:
+        unread = sorted({str(p.location) for p in problems if p.unread})
+        rejected = sorted({str(p.location) for p in problems if p.rejected})
+        n = len(held)
+        cause = (
+            f"{', '.join(unread)} could not be read, so the rest of the registry is judged without "
+            "what it declares (its elements look unregistered, its departments unknown)"
+            if unread
+            else f"the declarations at {', '.join(rejected)} were rejected, so the views and "
+            "indicators that read their columns are judged at the strictest classification"
+        )
+        err.print(
+            f"[red]{n} follow-on finding{'s' if n > 1 else ''} suppressed[/]: {escape(cause)}; "
+            "fix the errors above and validate again, or see them all with --json",
+            soft_wrap=True,
+        )
 
 
 def checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registry, list[Problem]]:
@@ -120,7 +149,7 @@ def checked_home(home: Path, today: date | None, as_json: bool) -> tuple[Registr
     registry, problems = check_home(home, today)
     if any(p.is_error for p in problems):
         if as_json:
-            emit({"ok": False, "problems": [p.to_json() for p in problems]})
+            emit({"ok": False, **problems_json(problems)})
         else:
             print_problems(problems)
             err.print(f"[red]{display_path(home)}: the registry home has errors; nothing was changed.[/]")

@@ -26,6 +26,7 @@ from cli.common import (
     open_store,
     parse_today,
     print_problems,
+    problems_json,
 )
 from registry.errors import DeclarationError, GovregError, display_path
 
@@ -41,7 +42,7 @@ def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOp
             {
                 "ok": ok,
                 "counts": {s: len(e) for s, e in registry.sections()},
-                "problems": [p.to_json() for p in problems],
+                **problems_json(problems),
             }
         )
     else:
@@ -163,7 +164,7 @@ def apply(
         )
     except DeclarationError as exc:  # refused against the store (GOV035): nothing was changed
         if as_json:
-            emit({"ok": False, "problems": [p.to_json() for p in exc.problems]})
+            emit({"ok": False, **problems_json(exc.problems)})
         else:
             print_problems(exc.problems)
             err.print("[red]apply refused; nothing was changed.[/]")

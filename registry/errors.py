@@ -56,6 +56,11 @@ class Problem:
     hint: str = ""
     dated: bool = False
     stops: tuple[str, ...] = ()
+    # the file at ``location`` was not read at all (broken YAML, unreadable, not a mapping): the
+    # registry is missing whatever it declares, so findings about the whole may be its echoes
+    unread: bool = False
+    # the declaration at ``location`` was rejected (YAML002/YAML003): the registry lacks that entity
+    rejected: bool = False
 
     @property
     def severity(self) -> Severity:
@@ -84,6 +89,46 @@ class Problem:
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Errors first, then by file, line and code, so output is stable."""
     return sorted(problems, key=lambda p: (not p.is_error, p.location, p.code, p.message))
+
+
+def follow_on(problems: Iterable[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """Split ``problems`` into what to show and what to hold back, as compilers stop after a
+    syntax error.
+
+    When a file was not read (``Problem.unread``: a YAML syntax error, an unreadable file), the
+    registry lacks everything it declares, and the checks of the whole registry (GOV…, QA…) then
+    report its elements as "unregistered", its departments as unknown, its datasets as missing:
+    echoes, not findings. Those are held back (returned second, to be counted, never dropped
+    silently); the file-local findings of every file (YAML…) are shown.
+
+    When every file was read but a declaration was rejected (``Problem.rejected``), only the
+    lineage-derived findings (:data:`DERIVED`) are held back. Nothing is held back when every
+    declaration was read. Held-back errors still make the home invalid: the error they follow
+    is an error itself.
+
+    >>> broken = Problem("YAML001", "found unexpected end of stream", Location("a.yaml", 3), unread=True)
+    >>> echo = Problem("GOV003", "column 'x' maps to unregistered element 'x'", Location("b.yaml", 9))
+    >>> shown, held = follow_on([echo, broken])
+    >>> [p.code for p in shown], [p.code for p in held]
+    (['YAML001'], ['GOV003'])
+    >>> follow_on([echo])[1]
+    []
+    """
+    problems = list(problems)
+    if any(p.unread for p in problems):
+        return [p for p in problems if p.code.startswith("YAML")], [
+            p for p in problems if not p.code.startswith("YAML")
+        ]
+    if any(p.rejected for p in problems):
+        return [p for p in problems if p.code not in DERIVED], [p for p in problems if p.code in DERIVED]
+    return problems, []
+
+
+DERIVED = frozenset({"GOV030", "GOV039"})
+"""Findings derived from lineage across the whole registry: a rejected declaration (an element
+whose entry has a wrong value) leaves its columns unmapped, so every view reading them is judged
+at the strictest classification, and says so. Held back while a declaration is rejected; the
+references to the rejected entity itself are not reported at all (``Registry.is_declared``)."""
 
 
 def relpath(path: Path, base: Path) -> str:

@@ -47,6 +47,35 @@ class Registry:
     declared_twice: frozenset[str] = field(default=frozenset(), compare=False)
     """Element codes declared more than once (GOV001): held by no one, so checks of what refers
     to them stay quiet instead of calling them unregistered."""
+    rejected: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
+    """(section, code) of entities declared with errors (YAML002/YAML003 on the declaration): not
+    in the registry, but declared, so checks of what refers to them stay quiet too: the error on
+    the declaration is the finding, "unknown element" elsewhere would be its echo."""
+
+    def is_declared(self, section: str, code: str) -> bool:
+        """Whether ``code`` is declared in ``section``, even if its declaration was rejected
+        (broken, or an element declared twice): references to it are then no finding of their own.
+
+        >>> Registry.empty().is_declared("elements", "uscc")
+        False
+        """
+        if code in self.section(section):
+            return True
+        return (section == "elements" and code in self.declared_twice) or (section, code) in self.rejected
+
+    def did_you_mean(self, section: str, code: str) -> str:
+        """`` — did you mean 'x'?`` naming the declared code closest to a misspelt reference, or ''.
+
+        >>> Registry.empty().did_you_mean("elements", "usc")
+        ''
+        """
+        import difflib
+
+        declared = [*self.section(section), *(c for s, c in self.rejected if s == section)]
+        if section == "elements":
+            declared += self.declared_twice
+        guess = difflib.get_close_matches(code, declared, n=1, cutoff=0.6)
+        return f"; did you mean '{guess[0]}'?" if guess else ""
 
     @classmethod
     def empty(cls) -> Registry:
@@ -60,9 +89,16 @@ class Registry:
         home: Path | None = None,
         *,
         declared_twice: frozenset[str] = frozenset(),
+        rejected: frozenset[tuple[str, str]] = frozenset(),
     ) -> Registry:
         frozen = {name: MappingProxyType(dict(sections.get(name, {}))) for name in ENTITY_TYPES}
-        return cls(settings=settings, home=home, declared_twice=declared_twice, **frozen)  # type: ignore[arg-type]
+        return cls(
+            settings=settings,
+            home=home,
+            declared_twice=declared_twice,
+            rejected=rejected,
+            **frozen,  # type: ignore[arg-type]
+        )
 
     def section(self, name: str) -> Mapping[str, Spec]:
         section: Mapping[str, Spec] = getattr(self, name)

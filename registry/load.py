@@ -16,6 +16,7 @@ import io
 import os
 import typing
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,15 @@ from pydantic import BaseModel, ValidationError
 from registry.errors import DeclarationError, Location, Problem, display_path, sort_problems
 from registry.home import Registry
 from registry.model import ENTITY_TYPES, Settings, Spec
-from registry.source import LineDict, LineList, error_line, error_text, full_width_cause, parse_yaml
+from registry.source import (
+    LineDict,
+    LineList,
+    error_line,
+    error_text,
+    full_width_cause,
+    parse_yaml,
+    unclosed_quote_cause,
+)
 
 SETTINGS_KEY = "registry"
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quarantine"})
@@ -51,9 +60,12 @@ class _Loader:
         self.settings = Settings()
         self.sections: dict[str, dict[str, Spec]] = {name: {} for name in ENTITY_TYPES}
         self.declared: dict[tuple[str, str], list[Location]] = {}  # (section, code) → where
+        self.rejected: set[tuple[str, str]] = set()  # declared, but the declaration has errors
 
-    def problem(self, code: str, message: str, file: str, line: int = 0, hint: str = "") -> None:
-        self.problems.append(Problem(code, message, Location(file, line), hint))
+    def problem(
+        self, code: str, message: str, file: str, line: int = 0, hint: str = "", unread: bool = False
+    ) -> None:
+        self.problems.append(Problem(code, message, Location(file, line), hint, unread=unread))
 
     # --- files -----------------------------------------------------------------------------
     def read(self, path: Path) -> tuple[str, Any] | None:
@@ -61,17 +73,21 @@ class _Loader:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            self.problem("YAML005", f"cannot read {path.name}: {exc}", shown)
+            self.problem("YAML005", f"cannot read {path.name}: {exc}", shown, unread=True)
             return None
         try:
             return shown, parse_yaml(text, shown)
         except yaml.YAMLError as exc:
             code = "YAML004" if "duplicate key" in error_text(exc) else "YAML001"
-            cause = full_width_cause(text, exc) if code == "YAML001" else None
-            if cause is not None:  # name the full-width punctuation, on its own line
-                self.problem(code, cause[1], shown, cause[0])
+            cause = (
+                (full_width_cause(text, exc) or unclosed_quote_cause(text, exc))
+                if code == "YAML001"
+                else None
+            )
+            if cause is not None:  # name the full-width punctuation or open quote, on its own line
+                self.problem(code, cause[1], shown, cause[0], unread=True)
             else:
-                self.problem(code, error_text(exc), shown, error_line(exc))
+                self.problem(code, error_text(exc), shown, error_line(exc), unread=True)
             return None
 
     def load(self) -> Registry:
@@ -97,11 +113,15 @@ class _Loader:
                     shown,
                     1,
                     f"start the file with one of: {', '.join(ENTITY_TYPES)}",
+                    unread=True,
                 )
                 continue
             self.load_document(path, shown, doc)
         twice = self.report_duplicates()
-        return Registry.build(self.settings, self.sections, self.home, declared_twice=twice)
+        rejected = frozenset(k for k in self.rejected if k[1] not in self.sections[k[0]])
+        return Registry.build(
+            self.settings, self.sections, self.home, declared_twice=twice, rejected=rejected
+        )
 
     def report_duplicates(self) -> frozenset[str]:
         """GOV001 at every place a code is declared more than once, each naming the others.
@@ -182,7 +202,11 @@ class _Loader:
         try:
             entity = model.model_validate(data, context={"labels": self.settings.labels()})
         except ValidationError as exc:
+            before = len(self.problems)
             self.report(exc, label, shown, raw, model)
+            self.problems[before:] = [replace(p, rejected=True) for p in self.problems[before:]]
+            if isinstance(code, str) and code:
+                self.rejected.add((section, code))
             return
         entity.located(Location(shown, raw.line))
         self.locate_children(entity, shown, raw)
@@ -320,7 +344,7 @@ class _Loader:
             kind = error["type"]
             if kind == "extra_forbidden":
                 guess = did_you_mean(str(loc[-1]), known_keys(model, loc[:-1])) if loc else None
-                hint = f" — did you mean '{guess}'?" if guess else ""
+                hint = f"; did you mean '{guess}'?" if guess else ""
                 self.problem("YAML002", f"{label}: unknown key '{field}'{hint}", shown, line)
             elif kind == "missing":
                 self.problem("YAML003", f"{label}: missing required field '{field}'", shown, line)

@@ -10,6 +10,7 @@ to refuse duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,4 +156,46 @@ def full_width_cause(text: str, exc: yaml.YAMLError) -> tuple[int, str] | None:
                     number,
                     f"{name} '{char}' (U+{ord(char):04X}) where YAML needs {twin} (YAML then said: {said})",
                 )
+    return None
+
+
+_OPENS_QUOTE = re.compile(r"""^\s*(?:-\s+)?[^\s#'"][^:#]*:\s+(?P<quote>["'])(?P<rest>.*)$""")
+
+
+def unclosed_quote_cause(text: str, exc: yaml.YAMLError) -> tuple[int, str] | None:
+    """When a quoted value left open earlier is the likely cause of a YAML error, its line and a
+    message naming it; else None.
+
+    A quoted scalar may run over several lines, so ``definition: "text`` without its closing quote
+    swallows the lines after it and YAML complains where the quote finally closes, lines later.
+    The lines from where YAML's context began (the mapping it was reading) up to the error are
+    looked at for a value that opens a quote and does not close it on its line.
+
+    >>> import yaml
+    >>> text = 'a:\\n  b: "open\\n  c: 1\\n  d: "x"\\n'
+    >>> try:
+    ...     yaml.safe_load(text)
+    ... except yaml.YAMLError as exc:
+    ...     line, message = unclosed_quote_cause(text, exc)
+    >>> line, message.split(",")[0]
+    (2, 'the quoted value opened here (") is not closed on its line')
+    """
+    line = error_line(exc)
+    context = getattr(exc, "context_mark", None)
+    if not line:
+        return None
+    lines = text.splitlines()
+    first = context.line + 1 if context is not None and context.line + 1 < line else max(1, line - 20)
+    for number in range(first, min(line, len(lines) + 1)):
+        match = _OPENS_QUOTE.match(lines[number - 1])
+        if match is None:
+            continue
+        quote, rest = match["quote"], match["rest"]
+        closed = rest.replace("''", "") if quote == "'" else re.sub(r"\\.", "", rest)
+        if quote not in closed:
+            return (
+                number,
+                f"the quoted value opened here ({quote}) is not closed on its line, so YAML reads on "
+                f"until line {line}: close the quote (YAML then said: {error_text(exc)})",
+            )
     return None

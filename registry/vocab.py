@@ -14,6 +14,7 @@ YAML may use the token, the Chinese label, or a city's own label configured in `
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
@@ -324,7 +325,13 @@ def normalize(enum: type[E], value: object, extra: Mapping[str, str] | None = No
             return enum(candidate)
         except ValueError:
             pass
-    raise ValueError(f"expected one of {', '.join(enum)}, got {value!r}")
+    accepted = [*enum, *LABELS.get(enum, {}), *(extra or {})]
+    guess = difflib.get_close_matches(text.lower(), [str(a) for a in accepted], n=1, cutoff=0.6)
+    meant = ""
+    if guess:  # name the token a label stands for: 'did you mean 有条件共享 (conditional)?'
+        token = (extra or {}).get(guess[0]) or LABELS.get(enum, {}).get(guess[0]) or guess[0]
+        meant = f"; did you mean '{guess[0]}'" + (f" ({token})" if token != guess[0] else "") + "?"
+    raise ValueError(f"expected one of {', '.join(enum)}, got {value!r}{meant}")
 
 
 def strictest(values: list[E]) -> E | None:

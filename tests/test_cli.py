@@ -220,3 +220,86 @@ def test_validate_without_suites_loads_no_great_expectations(tmp_path: Path) -> 
     assert "pydantic" in loaded and "sqlglot" in loaded
     assert not loaded & {"great_expectations", "dagster", "graphene", "graphql", "duckdb"}, loaded
     assert "great_expectations" in imported("validate", "--home", str(CITY))  # suites: checked by GX
+
+
+def test_a_syntax_error_comes_first_and_its_echoes_are_counted(tmp_path: Path) -> None:
+    """One unclosed quote in the market regulator's elements: govreg names it on its own line and
+    holds back the dozens of "unregistered element" findings it causes elsewhere, saying how many;
+    --json still carries them, apart, and the home stays invalid."""
+    home = tmp_path / "city"
+    shutil.copytree(CITY, home, ignore=shutil.ignore_patterns("suites"))
+    path = home / "elements" / "market_regulation.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("definition:")) + 1
+    lines[number - 1] = '    definition: "未闭合的引号'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = govreg("validate", "--home", "city", cwd=tmp_path)
+    assert result.returncode == 1
+    found = [m for m in result.stderr.splitlines() if ": YAML" in m or ": GOV" in m or ": QA" in m]
+    assert len(found) == 1, found  # the syntax error alone, not the 15th of 18
+    assert found[0].startswith(f"city/elements/market_regulation.yaml:{number}: YAML001 the quoted value")
+    [held] = [m for m in result.stderr.splitlines() if "follow-on finding" in m]
+    count = int(held.split()[0])
+
+    data = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    assert data["ok"] is False and [p["code"] for p in data["problems"]] == ["YAML001"]
+    assert len(data["suppressed"]) == count >= 20
+    assert {p["code"] for p in data["suppressed"]} >= {"GOV002", "GOV003"}
+    assert any("unregistered element 'uscc'" in p["message"] for p in data["suppressed"])
+
+    # a file-local finding elsewhere is still shown: only the registry-wide echoes are held back
+    other = home / "datasets" / "tax.yaml"
+    other.write_text(other.read_text(encoding="utf-8").replace("summary:", "sumary:", 1), encoding="utf-8")
+    again = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    assert sorted(p["code"] for p in again["problems"]) == ["YAML001", "YAML002"]
+
+    # fixed, the file is read: only the lineage findings the rejected dataset skews stay held back
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"未闭合的引号', '"闭合的引号"'), encoding="utf-8"
+    )
+    fixed = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    assert {p["code"] for p in fixed["suppressed"]} <= {"GOV030", "GOV039"}
+    assert [p["code"] for p in fixed["problems"] if p["severity"] == "error"] == ["YAML002"]
+    other.write_text(other.read_text(encoding="utf-8").replace("sumary:", "summary:", 1), encoding="utf-8")
+    clean = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    assert clean["ok"] is True and clean["suppressed"] == []
+
+
+def test_a_misspelt_value_or_reference_gets_a_did_you_mean(tmp_path: Path) -> None:
+    """An enum value, a department reference and an element reference, each misspelt once in the
+    sample city: each is named with the value it probably meant, on its own line."""
+    home = tmp_path / "city"
+    shutil.copytree(CITY, home, ignore=shutil.ignore_patterns("suites"))
+
+    def edit(relative: str, old: str, new: str) -> int:
+        path = home / relative
+        lines = path.read_text(encoding="utf-8").splitlines()
+        number = next(i for i, line in enumerate(lines) if old in line) + 1
+        lines[number - 1] = lines[number - 1].replace(old, new)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return number
+
+    sharing = edit("elements/tax.yaml", "sharing: conditional", "sharing: conditionl")
+    column = edit("datasets/tax.yaml", "element: uscc", "element: usc")
+    data = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    errors = {
+        (p["code"], p["file"], p["line"]): p["message"] for p in data["problems"] if p["severity"] == "error"
+    }
+    assert "did you mean 'conditional'?" in errors["YAML003", "city/elements/tax.yaml", sharing]
+    assert (
+        "unregistered element 'usc'; did you mean 'uscc'?"
+        in errors["GOV003", "city/datasets/tax.yaml", column]
+    )
+    # the element rejected for its value is declared: nothing calls it unregistered elsewhere
+    rejected = errors["YAML003", "city/elements/tax.yaml", sharing].split("'")[1]
+    assert not [m for m in errors.values() if f"element '{rejected}'" in m and "unknown" in m]
+
+    edit("elements/court.yaml", "owner: court", "owner: cuort")
+    data = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    owners = [
+        p["message"]
+        for p in data["problems"]
+        if p["code"] == "GOV005" and p["file"] == "city/elements/court.yaml"
+    ]
+    assert owners and "unknown department 'cuort'; did you mean 'court'?" in owners[0], owners
