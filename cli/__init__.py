@@ -60,6 +60,7 @@ app.command()(declare.plan)
 app.command()(declare.apply)
 # the stored registry, read
 app.add_typer(catalog.show_app, name="show")
+app.command()(catalog.search)
 app.command()(catalog.owners)
 app.command()(catalog.conflicts)
 app.command()(catalog.quality)

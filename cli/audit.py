@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import render
 from cli.common import (
     DEFAULT_URL,
     JsonOpt,
@@ -17,7 +18,6 @@ from cli.common import (
     emit,
     err,
     escape,
-    new_table,
     open_store,
 )
 from registry.errors import GovregError
@@ -101,8 +101,11 @@ def audit(
         return
     db = open_store(store)
     with db.read() as conn:
-        if until and len(until) == 10:
-            until = until + "T23:59:59.999999Z"
+        try:  # a typed time is Asia/Shanghai, as every time govreg shows
+            since, until = render.utc_bound(since), render.utc_bound(until, end=True)
+        except ValueError as exc:
+            err.print(f"[red]--since/--until: {escape(str(exc))}[/] (give YYYY-MM-DD or an ISO time)")
+            raise typer.Exit(2) from None
         events = list(
             query_events(
                 conn, kind=kind, code=code, actor=actor, action=action, since=since, until=until, limit=limit
@@ -114,24 +117,31 @@ def audit(
                 event[side] = json.loads(event[side]) if event[side] else None
         emit(events)
         return
-    table = new_table(title=f"audit events ({len(events)}, newest first)")
-    for column in ("seq", "time", "actor", "action", "entity", "reason", "fields"):
-        table.add_column(column, overflow="fold")
+    shown_rows = []
     for event in events:
         before = json.loads(event["before"]) if event["before"] else {}
         after = json.loads(event["after"]) if event["after"] else {}
         fields = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         shown = ", ".join(fields) if event["action"] == "update" else ""
-        table.add_row(
-            str(event["seq"]),
-            visible(event["ts"]),
-            visible(event["actor"]),
-            visible(event["action"]),
-            visible(f"{event['entity_kind']} {event['entity_code']}"),
-            visible(event["reason"]),
-            visible(shown),
+        shown_rows.append(
+            (
+                event["seq"],
+                render.when(event["ts"]).rsplit(" ", 1)[0],
+                visible(event["actor"]),
+                visible(event["action"]),
+                visible(event["entity_kind"]) + "\n" + visible(event["entity_code"]),
+                visible(event["reason"]),
+                visible(shown),
+            )
         )
-    console.print(table)
+    render.rows(
+        f"audit events ({len(events)}, newest first; times in Asia/Shanghai, UTC+08:00)",
+        ("seq", "time", "actor", "action", "entity", "reason", "fields"),
+        shown_rows,
+        identifiers=("seq", "time", "actor", "action", "entity"),
+        numbers=("seq",),
+        markup=True,  # visible() escaped every value
+    )
 
 
 def _verify(

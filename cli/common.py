@@ -42,6 +42,19 @@ console: Any = LazyConsole(highlight=False)
 err: Any = LazyConsole(stderr=True, highlight=False)
 
 
+def working(message: str) -> Any:
+    """A spinner with the time taken, on standard error, while a step that can take more than a
+    second runs; nothing at all when standard error is not a terminal (a pipe, a log, CI).
+
+    Use as ``with working("applying 3,000 entities"):``.
+    """
+    from contextlib import nullcontext
+
+    if not err.is_terminal:
+        return nullcontext()
+    return err.status(escape(message), spinner="dots")
+
+
 def escape(text: str) -> str:
     """rich's markup escaping, imported when first needed."""
     from rich.markup import escape as rich_escape

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import render
 from cli.common import (
     DEFAULT_URL,
     HomeOpt,
@@ -22,11 +23,11 @@ from cli.common import (
     emit,
     err,
     escape,
-    new_table,
     open_store,
     parse_today,
     print_problems,
     problems_json,
+    working,
 )
 from registry.errors import DeclarationError, GovregError, display_path
 
@@ -55,15 +56,13 @@ def validate(home: HomeOpt = Path("."), as_json: JsonOpt = False, today: TodayOp
 
 def _print_plan(plan: Any) -> None:
 
-    table = new_table(title="plan", show_lines=False)
-    for column in ("", "kind", "code", "change"):
-        table.add_column(column, overflow="fold")
     marks = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]"}
+    shown = []
     for change in plan.changes:
         if change.action == "update":
             data = change.to_json()["fields"]
             detail = "\n".join(
-                f"{f}: {escape(json.dumps(v['before'], ensure_ascii=False))} → "
+                f"{escape(f)}: {escape(json.dumps(v['before'], ensure_ascii=False))} → "
                 f"{escape(json.dumps(v['after'], ensure_ascii=False))}"
                 for f, v in data.items()
             )
@@ -72,9 +71,11 @@ def _print_plan(plan: Any) -> None:
             detail = escape(str(spec.get("name") or spec.get("purpose") or ""))
         if plan.origin(change) is not None:
             detail += "\n[magenta](made through the API)[/]"
-        table.add_row(marks[change.action], change.kind, change.code, detail)
+        shown.append((marks[change.action], change.kind, escape(change.code), detail))
     if plan.changes:
-        console.print(table)
+        render.rows(
+            "plan", ("", "kind", "code", "change"), shown, identifiers=("", "kind", "code"), markup=True
+        )
     counts = plan.counts()
     console.print(
         f"plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"
@@ -154,14 +155,15 @@ def apply(
     who = actor or getpass.getuser()
     why = reason or f"apply registry home {display_path(home)}"
     try:
-        result = apply_registry(
-            open_store(store, create=True),
-            registry,
-            actor=who,
-            reason=why,
-            source=str(home.resolve()),
-            prune=prune,
-        )
+        with working(f"applying {registry.count():,} entities to {store.split('://')[0]} store"):
+            result = apply_registry(
+                open_store(store, create=True),
+                registry,
+                actor=who,
+                reason=why,
+                source=str(home.resolve()),
+                prune=prune,
+            )
     except DeclarationError as exc:  # refused against the store (GOV035): nothing was changed
         if as_json:
             emit({"ok": False, **problems_json(exc.problems)})

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.common import (
     console,
+    emit,
     err,
     escape,
     print_problems,
+    problems_json,
+    working,
 )
 from registry.errors import DeclarationError, GovregError
 
@@ -37,6 +40,9 @@ def demo(
         bool,
         typer.Option("--force", help="Apply over a store holding another registry, deleting what differs."),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only a JSON summary: steps, loads, checks, defects found.")
+    ] = False,
 ) -> None:
     """The main job on the sample city: validate, apply, generate extracts, materialize, summarise.
 
@@ -47,6 +53,12 @@ def demo(
     # own commands never load Dagster.
     from pipelines.demo import run_demo
 
+    if as_json:  # the human report goes nowhere; the summary is the output
+        from rich.console import Console
+
+        shown: Any = Console(quiet=True)
+    else:
+        shown = console
     try:
         result = run_demo(
             home=home,
@@ -54,15 +66,25 @@ def demo(
             data=data,
             rows=rows,
             seed=seed,
-            console=console,
+            console=shown,
             actor=os.environ.get("GOVREG_ACTOR") or "govreg-demo",
             force=force,
+            progress=working,
         )
     except DeclarationError as exc:
-        print_problems(exc.problems)
+        if as_json:
+            emit({"ok": False, **problems_json(exc.problems)})
+        else:
+            print_problems(exc.problems)
         raise typer.Exit(1) from exc
     except GovregError as exc:
-        err.print(f"[red]{exc.code}: {escape(str(exc))}[/]", soft_wrap=True)
+        if as_json:
+            emit({"ok": False, "code": exc.code, "error": str(exc)})
+        else:
+            err.print(f"[red]{exc.code}: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
-    if result.failed_steps or not result.audit_ok or not result.bad_extract_refused:
+    ok = not result.failed_steps and result.audit_ok and result.bad_extract_refused
+    if as_json:
+        emit({"ok": ok, **result.to_json()})
+    if not ok:
         raise typer.Exit(1)

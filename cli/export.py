@@ -15,16 +15,20 @@ from cli.common import (
     StoreOpt,
     checked_home,
     console,
+    emit,
     err,
+    escape,
     open_store,
+    working,
 )
-from registry.errors import StoreError
+from registry.errors import StoreError, display_path
 
 
 def openlineage_export(
     fmt: Annotated[str, typer.Option("--format", help="Export format: openlineage.")] = "openlineage",
     home: HomeOpt = Path("."),
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+    as_json: bool = False,
 ) -> None:
     """The lineage of every view and indicator as OpenLineage RunEvents, one JSON event a line."""
     from lineage.openlineage import to_run_events
@@ -58,7 +62,10 @@ def openlineage_export(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-        err.print(f"{len(events)} OpenLineage events written to {out}")
+        if as_json:
+            emit({"format": "openlineage", "out": str(out), "events": len(events)})
+        else:
+            err.print(f"{len(events)} OpenLineage events written to {out}")
 
 
 def export(
@@ -88,12 +95,20 @@ def export(
             "--prune", help="--yaml in place: also remove what the home declares and the store does not hold."
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Say what was written as JSON (OpenLineage to standard output is JSON lines already).",
+        ),
+    ] = False,
 ) -> None:
     """Write the store's registry back as a registry home (--yaml, for review and commit in git:
     over a home, in place, only what changed), or the lineage of the home's views and indicators
     as OpenLineage events (--format openlineage)."""
     if not as_yaml and fmt != "yaml":
-        openlineage_export(fmt=fmt, home=home, out=out)
+        with working("tracing the lineage of every view and indicator"):
+            openlineage_export(fmt=fmt, home=home, out=out, as_json=as_json)
         return
     from registry.export import export_home
     from registry.store.rows import registry_from_specs
@@ -104,17 +119,33 @@ def export(
     db = open_store(store)
     kept: list[str] = []
     try:
-        written = export_home(
-            registry_from_specs(db.read_specs()),
-            out,
-            replace=replace,
-            suites_from=home,
-            prune=prune,
-            kept=kept,
-        )
+        with working(f"writing the store's registry to {out}"):
+            written = export_home(
+                registry_from_specs(db.read_specs()),
+                out,
+                replace=replace,
+                suites_from=home,
+                prune=prune,
+                kept=kept,
+            )
     except StoreError as exc:
-        err.print(f"[red]{exc}[/]")
+        if as_json:
+            emit({"ok": False, "error": str(exc)})
+        else:
+            err.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "format": "yaml",
+                "out": str(out),
+                "store": db.shown_url,
+                "written": [display_path(p) for p in written],
+                "kept": kept,
+            }
+        )
+        return
     if kept:
         shown = ", ".join(kept[:10]) + (f", … ({len(kept)} in all)" if len(kept) > 10 else "")
         err.print(

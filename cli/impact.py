@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli import render
 from cli.common import (
     DEFAULT_URL,
     JsonOpt,
@@ -15,7 +16,6 @@ from cli.common import (
     console,
     emit,
     err,
-    new_table,
     new_tree,
     open_store,
     stored_registry,
@@ -83,12 +83,13 @@ def coverage(store: StoreOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
         )
         return
     for kind, counts in result.items():
-        table = new_table(title=f"lineage coverage by {kind[:-1]}")
-        for column in (kind[:-1], "ok", "partial", "failed"):
-            table.add_column(column, justify="left" if column == kind[:-1] else "right")
-        for key, c in counts.items():
-            table.add_row(key, str(c["ok"]), str(c["partial"]), str(c["failed"]))
-        console.print(table)
+        render.rows(
+            f"lineage coverage by {kind[:-1]}",
+            (kind[:-1], "ok", "partial", "failed"),
+            ((key, c["ok"], c["partial"], c["failed"]) for key, c in counts.items()),
+            identifiers=(kind[:-1],),
+            numbers=("ok", "partial", "failed"),
+        )
     for r in rows:
         if r["status"] != "ok":
             console.print(

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import render
 from cli.common import (
     console,
     err,
     escape,
-    new_table,
 )
 from registry.errors import display_path
 
@@ -58,18 +58,19 @@ def _print_lineage(name: str, statements: list[Any]) -> None:
         reason = f" — {escape(s.reason)}{where}" if s.reason else ""
         console.print(f"statement {s.index + 1}{kind}: {status}{reason}", soft_wrap=True)
         if s.sources or s.targets:
-            tables = new_table(show_header=True)
-            tables.add_column("sources", overflow="fold")
-            tables.add_column("targets", overflow="fold")
-            tables.add_row("\n".join(s.sources) or "—", "\n".join(s.targets) or "—")
-            console.print(tables)
+            render.rows(
+                "",
+                ("sources", "targets"),
+                [("\n".join(s.sources) or "—", "\n".join(s.targets) or "—")],
+                identifiers=("sources", "targets"),
+            )
         if s.columns:
-            edges = new_table(show_header=True)
-            for column in ("source column", "target column", "kind"):
-                edges.add_column(column, overflow="fold")
-            for e in s.columns:
-                edges.add_row(str(e.source), str(e.target), e.kind)
-            console.print(edges)
+            render.rows(
+                "",
+                ("source column", "target column", "kind"),
+                ((str(e.source), str(e.target), e.kind) for e in s.columns),
+                identifiers=("source column", "target column", "kind"),
+            )
 
 
 def lineage(

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import getpass
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from cli import render
 from cli.common import (
     DEFAULT_URL,
+    JsonOpt,
     StoreOpt,
     console,
+    emit,
     err,
     escape,
     open_store,
@@ -21,7 +24,9 @@ from cli.common import (
 from registry.api.limits import Limits as _Limits
 from registry.errors import StoreError
 
-token_app = typer.Typer(help="API bearer tokens: create (printed once) and revoke.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="API bearer tokens: create (printed once), list and revoke.", no_args_is_help=True
+)
 
 ActorOpt = Annotated[
     str | None,
@@ -91,6 +96,9 @@ def serve(
     tarpit: Annotated[
         float, typer.Option(help="Seconds, at most, a cooled-down token's refusal is held back.")
     ] = _LIMITS.tarpit,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where it serves as one JSON line on standard output.")
+    ] = False,
 ) -> None:
     """Serve the GraphQL catalog: /graphql (GraphiQL in a browser) and /healthz."""
     import uvicorn
@@ -145,7 +153,16 @@ def serve(
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level="info",
     )
-    err.print(f"govreg GraphQL on http://{host}:{port}/graphql (store {db.shown_url})", soft_wrap=True)
+    base = f"http://{host}:{port}"
+    if as_json:  # one line, flushed before serving: a supervisor can read it and go on
+        import json
+        import sys
+
+        line = {"graphql": f"{base}/graphql", "healthz": f"{base}/healthz", "store": db.shown_url}
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        err.print(f"govreg GraphQL on {base}/graphql (store {db.shown_url})", soft_wrap=True)
     uvicorn.Server(config).run()
 
 
@@ -157,6 +174,7 @@ def token_create(
     label: Annotated[str | None, typer.Option("--label", help="What the token is for.")] = None,
     actor: ActorOpt = None,
     reason: ReasonOpt = "API token issued",
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a token; it is printed once, on the last line, and stored only as a hash."""
     from registry.store.tokens import create_token
@@ -173,8 +191,68 @@ def token_create(
     except StoreError as exc:
         err.print(f"[red]{escape(_coded(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    if as_json:  # the secret once, in the JSON: the caller asked for it to store it somewhere
+        emit({**_token_json(token), "token": plain})
+        return
     err.print(f"token {token.id} for {token.department} ({token.role}); it is shown only once:")
     console.print(plain, soft_wrap=True)
+
+
+def _token_json(token: Any) -> dict[str, Any]:
+    """A token's record without its secret (the store keeps only a hash of it anyway)."""
+    return {
+        "id": token.id,
+        "department": token.department,
+        "role": token.role,
+        "label": token.label,
+        "created_at": token.created_at,
+        "created_by": token.created_by,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+@token_app.command("list")
+def token_list(
+    store: StoreOpt = DEFAULT_URL,
+    department: Annotated[str | None, typer.Option("--department", help="Only this department's.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Revoked tokens too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The tokens issued: id, department, role, label, who made it, when last used (never the
+    secret: only its hash is stored)."""
+    from registry.store.tokens import list_tokens
+
+    tokens = [
+        t
+        for t in list_tokens(open_store(store))
+        if (show_all or t.revoked_at is None) and (department is None or t.department == department)
+    ]
+    if as_json:
+        emit([_token_json(t) for t in tokens])
+        return
+    if not tokens:
+        console.print("no tokens" + ("" if show_all else " in use (--all shows revoked ones)"))
+        return
+    render.rows(
+        f"{len(tokens)} token{'s' if len(tokens) > 1 else ''} (times in Asia/Shanghai, UTC+08:00)",
+        ("id", "department", "role", "label", "created", "by", "last used", "revoked"),
+        (
+            (
+                t.id,
+                t.department,
+                t.role,
+                t.label,
+                render.when(t.created_at).rsplit(" ", 1)[0],
+                t.created_by,
+                render.when(t.last_used_at).rsplit(" ", 1)[0] if t.last_used_at else "never",
+                render.when(t.revoked_at).rsplit(" ", 1)[0] if t.revoked_at else "",
+            )
+            for t in tokens
+        ),
+        identifiers=("id", "department", "role"),
+        numbers=("id",),
+    )
 
 
 @token_app.command("revoke")
@@ -183,6 +261,7 @@ def token_revoke(
     store: StoreOpt = DEFAULT_URL,
     actor: ActorOpt = None,
     reason: ReasonOpt = "API token revoked",
+    as_json: JsonOpt = False,
 ) -> None:
     """Revoke a token: requests with it get 401 from now on."""
     from registry.store.tokens import revoke_token
@@ -192,4 +271,9 @@ def token_revoke(
     except StoreError as exc:
         err.print(f"[red]{_coded(exc)}[/]")
         raise typer.Exit(1) from exc
-    console.print(f"token {token.id} ({token.department}, {token.role}) revoked at {token.revoked_at}")
+    if as_json:
+        emit(_token_json(token))
+        return
+    console.print(
+        f"token {token.id} ({token.department}, {token.role}) revoked at {render.when(token.revoked_at)}"
+    )

@@ -11,6 +11,8 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -84,6 +86,20 @@ class DemoResult:
     bad_extract_refused: bool
     defects: list[dict[str, Any]]
 
+    def to_json(self) -> dict[str, Any]:
+        """The summary ``govreg demo --json`` prints."""
+        return {
+            "warnings": self.warnings,
+            "applied_events": self.applied_events,
+            "materialized": self.materialized,
+            "failed_steps": list(self.failed_steps),
+            "audit_ok": self.audit_ok,
+            "bad_extract_refused": self.bad_extract_refused,
+            "loads": self.loads,
+            "defects": self.defects,
+            "defects_found_exactly": sum(bool(d.get("match")) for d in self.defects),
+        }
+
 
 def _instance(data: Path) -> dg.DagsterInstance:
     """A persistent Dagster instance (DAGSTER_HOME, default ``<data>/../dagster``): the UI shows the runs."""
@@ -137,19 +153,23 @@ def run_demo(
     actor: str,
     today: date | None = None,
     force: bool = False,
+    progress: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> DemoResult:
     """The demo on its own home, store and data folder (``.govreg/demo``) unless given others.
 
     It never applies over a store holding another registry, or deletes anything a store holds,
-    unless ``force`` (:class:`DemoRefused` before anything is written).
+    unless ``force`` (:class:`DemoRefused` before anything is written). ``progress(message)``
+    wraps each step that takes more than a moment (the CLI shows a spinner there on a terminal).
     """
+    step = progress or (lambda _message: nullcontext())
     from examples.generator import generate
 
     started = time.perf_counter()
     home = (home or CITY).resolve()
     store_url = store_url or DEMO_STORE
     data = (data or DEMO_DATA).resolve()
-    registry, warnings = load_valid_home(home)
+    with step("validating the registry home"):
+        registry, warnings = load_valid_home(home)
     console.print(f"[bold]1. validate[/] {display_path(home)}: valid, {len(warnings)} warning(s)")
     for problem in warnings:
         console.print(f"   {problem.location}: [yellow]{problem.code}[/] {problem.message}", soft_wrap=True)
@@ -162,9 +182,10 @@ def run_demo(
             f"{foreign}: the demo uses its own store unless told otherwise (omit --store), "
             "or pass --force to apply the sample city over it; nothing was changed"
         )
-    applied = apply_registry(
-        store, registry, actor=actor, reason="govreg demo: sample city", source=str(home), prune=force
-    )
+    with step(f"applying {registry.count()} entities to the store"):
+        applied = apply_registry(
+            store, registry, actor=actor, reason="govreg demo: sample city", source=str(home), prune=force
+        )
     with store.read() as conn:
         chain = verify_audit(
             conn, {audit_key.public: audit_key.private.public_key()}, key_source=audit_key.source
@@ -182,7 +203,8 @@ def run_demo(
         console.print(f"   [red]AUDIT[/] {escape(broken)}", soft_wrap=True)
 
     day = today or date.today()
-    manifest = generate(registry, data, rows=rows, seed=seed, today=day)
+    with step(f"generating {len(registry.datasets)} extracts ({rows:,} rows in the largest)"):
+        manifest = generate(registry, data, rows=rows, seed=seed, today=day)
     console.print(
         f"[bold]3. generate[/] {len(manifest.datasets)} extracts into {display_path(data)} (seed {seed}, "
         f"{rows:,} rows in the largest; manifest.json lists the injected defects)",
@@ -192,12 +214,14 @@ def run_demo(
     settings = Settings(
         home=home, store_url=store_url, data=data, warehouse=data / "warehouse.duckdb", automation=False
     )
-    defs = build_definitions(settings)
-    instance = _instance(data)
+    with step("loading the Dagster definitions"):
+        defs = build_definitions(settings)
+        instance = _instance(data)
     since = now()
-    result = defs.resolve_job_def(CITY_JOB).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET
-    )
+    with step(f"materializing job '{CITY_JOB}': loads, checks, views and indicators"):
+        result = defs.resolve_job_def(CITY_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET
+        )
     materialized = len(result.get_asset_materialization_events())
     failed = tuple(e.step_key or "" for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     console.print(
@@ -210,12 +234,13 @@ def run_demo(
     ds = registry.datasets[BAD_DATASET]
     bad = bad_extract(ds, data, day)
     key = dataset_key(ds)
-    resend = defs.resolve_job_def(CITY_JOB).execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        asset_selection=[key],
-        run_config={**QUIET, "ops": {op_name(key): {"config": IngestConfig(file=str(bad)).model_dump()}}},
-    )
+    with step(f"sending a bad extract for {ds.code}"):
+        resend = defs.resolve_job_def(CITY_JOB).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=[key],
+            run_config={**QUIET, "ops": {op_name(key): {"config": IngestConfig(file=str(bad)).model_dump()}}},
+        )
     record = next(list_loads(store, dataset=ds.code, limit=1), None)
     refused = not resend.success and record is not None and record["status"] == "rejected"
     verdict = (

@@ -199,3 +199,123 @@ def impact(r: Registry, edges: list[Any], element_code: str, depth: int = 10) ->
         ),
         "consumers": {d: sorted(x) for d, x in sorted(consumers.items())},
     }
+
+
+SEARCH_KINDS = ("department", "element", "dataset", "view", "indicator", "agreement", "service", "codelist")
+"""What ``search`` and ``find`` look through, in the order hits of equal rank are listed."""
+
+_SECTION = {kind: f"{kind}s" for kind in SEARCH_KINDS}
+
+RANKS = ("code", "name", "prefix", "contains", "text")
+"""How well a hit matches, best first: its code exactly; a name, synonym or identifier exactly;
+a name beginning with the text; a name containing it; a description containing it."""
+
+
+def _names(entity: Any) -> list[tuple[str, str]]:
+    """(field, value) of every name an entity goes by: the ones a person would type."""
+    names = [(f, getattr(entity, f, None)) for f in ("name", "name_en", "short_name", "uscc", "id")]
+    names += [(f, getattr(entity, f, None)) for f in ("catalog_code",)]
+    names += [("synonyms", s) for s in getattr(entity, "synonyms", ())]
+    return [(f, str(v)) for f, v in names if v]
+
+
+def _texts(entity: Any) -> list[tuple[str, str]]:
+    return [
+        (f, str(getattr(entity, f)))
+        for f in ("definition", "summary", "description", "purpose", "question")
+        if getattr(entity, f, None)
+    ]
+
+
+def search(r: Registry, text: str, kinds: tuple[str, ...] = SEARCH_KINDS) -> list[dict[str, Any]]:
+    """Every entity whose code, names (Chinese or English), synonyms, identifiers or description
+    match ``text``, best match first (:data:`RANKS`), each with its kind, the field that matched
+    and the rank. English is matched case-insensitively; Chinese as typed (a substring: no word
+    segmentation is needed to find 信用代码 in 统一社会信用代码).
+
+    >>> from registry.model import Department, Settings
+    >>> r = Registry.build(Settings(), {"departments": {"tax": Department(code="tax", name="税务局",
+    ...     name_en="Tax Service", short_name="市税务局")}})
+    >>> [(h["code"], h["rank"], h["field"]) for h in search(r, "税务局")]
+    [('tax', 'name', 'name')]
+    >>> [(h["code"], h["rank"]) for h in search(r, "tax s")]
+    [('tax', 'prefix')]
+    """
+    wanted = text.strip().casefold()
+    if not wanted:
+        return []
+    hits: list[dict[str, Any]] = []
+    for kind in kinds:
+        for code, entity in r.section(_SECTION[kind]).items():
+            best: tuple[int, str, str] | None = None
+            candidates = [("code", code), *_names(entity)]
+            for field, value in candidates:
+                folded = value.casefold()
+                if folded == wanted:
+                    rank = 0 if field == "code" else 1
+                elif folded.startswith(wanted):
+                    rank = 2
+                elif wanted in folded:
+                    rank = 3
+                else:
+                    continue
+                if best is None or rank < best[0]:
+                    best = (rank, field, value)
+            if best is None:
+                for field, value in _texts(entity):
+                    if wanted in value.casefold():
+                        best = (4, field, value)
+                        break
+            if best is not None:
+                hits.append(
+                    {
+                        "kind": kind,
+                        "code": code,
+                        "name": getattr(entity, "name", None),
+                        "name_en": getattr(entity, "name_en", None),
+                        "rank": RANKS[best[0]],
+                        "field": best[1],
+                        "matched": best[2],
+                        "_order": (best[0], SEARCH_KINDS.index(kind), code),
+                    }
+                )
+    hits.sort(key=lambda h: h["_order"])
+    for hit in hits:
+        del hit["_order"]
+    return hits
+
+
+def find(r: Registry, text: str, kinds: tuple[str, ...] = SEARCH_KINDS) -> list[dict[str, Any]]:
+    """The entities ``text`` names exactly: by code if one has it, else by any name, synonym or
+    identifier (a unified social credit code, a catalogue code, an element id). More than one
+    hit means the text is ambiguous; none, that nothing goes by it (``search`` then suggests).
+    """
+    hits = [h for h in search(r, text, kinds) if h["rank"] in ("code", "name")]
+    by_code = [h for h in hits if h["rank"] == "code"]
+    return by_code or hits
+
+
+def view_detail(r: Registry, code: str) -> dict[str, Any] | None:
+    """A view or indicator: its SQL, owner, the datasets it reads and the agreements that grant them."""
+    query = r.views.get(code) or r.indicators.get(code)
+    if query is None:
+        return None
+    kind = "view" if code in r.views else "indicator"
+    spec = query.spec()
+    granted = sorted(c for c, a in r.agreements.items() if a.consumer == query.owner)
+    return {kind: spec, "kind": kind, "agreements_of_owner": granted}
+
+
+def agreement_detail(r: Registry, code: str) -> dict[str, Any] | None:
+    """An agreement: its parties, grant, term and status, and the replicas and services it backs."""
+    agreement = r.agreements.get(code)
+    if agreement is None:
+        return None
+    replicas = [
+        {"dataset": ds.code, "column": col.name, "element": col.element}
+        for ds in r.datasets.values()
+        for col in ds.columns
+        if col.replica == code
+    ]
+    services = sorted(s.code for s in r.services.values() if any(i.agreement == code for i in s.elements))
+    return {"agreement": agreement.spec(), "replicas": replicas, "services": services}

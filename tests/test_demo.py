@@ -55,14 +55,18 @@ def test_demo_applies_generates_materializes_refuses_and_summarises(tmp_path: Pa
     quarantined = list((tmp_path / "data" / "quarantine" / "tax" / "tax_registration").glob("*.reason.json"))
     assert len(quarantined) == 1
 
-    second = govreg(*args, cwd=tmp_path, env=env)
+    second = govreg(*args, "--json", cwd=tmp_path, env=env)  # the second run as a machine reads it
     assert second.returncode == 0, second.stdout + second.stderr
     # the second run finds every extract already loaded: those steps yield no check result, and
     # Dagster says so for the blocking checks of tables views read (the live tables passed them when
     # loaded). Nothing else may be on stderr, and never a leak report.
     noise = [line for line in second.stderr.splitlines() if "emitted no result" not in line]
     assert not noise and "leaked" not in second.stderr, second.stderr[-2000:]
-    assert "0 created, 0 updated, 0 deleted, 0 audit events" in second.stdout
+    summary = json.loads(second.stdout)  # the JSON summary alone on stdout: no human report mixed in
+    assert summary["ok"] is True and summary["applied_events"] == 0 and summary["audit_ok"] is True
+    assert summary["bad_extract_refused"] is True and summary["failed_steps"] == []
+    assert summary["materialized"] == expected
+    assert summary["defects_found_exactly"] == len(summary["defects"]) > 0
     loads = list(list_loads(Store(store)))
     statuses = [r["status"] for r in loads[: len(registry.datasets) + 1]]  # newest first: the second demo
     assert statuses.count("duplicate") == len(registry.datasets) and statuses.count("rejected") == 1
