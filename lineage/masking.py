@@ -37,11 +37,8 @@ from sqlglot.optimizer.scope import Scope, ScopeType, build_scope
 from lineage.classification import base_classification
 from lineage.models import ColumnRef
 from lineage.names import sqlglot_schema
-from lineage.parse import (
+from lineage.scope import (
     ANALYTIC,
-    KnownTables,
-    Script,
-    Tracer,
     ancestors_within,
     column_patterns,
     columns_outside_subqueries,
@@ -49,6 +46,8 @@ from lineage.parse import (
     owned_nodes,
     projections_of,
 )
+from lineage.script import KnownTables, Script
+from lineage.trace import Tracer
 from registry.home import Registry
 from registry.model import Declassification, View
 from registry.vocab import PersonalInfo
