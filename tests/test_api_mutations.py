@@ -350,3 +350,21 @@ def test_mutations_over_get_are_refused(env: dict[str, Any]) -> None:
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "INVALID"
     assert not events(env, kind="element", code="uscc", action="update")
+
+
+def test_mutation_error_codes_are_an_enum_of_refusals_and_rule_codes() -> None:
+    """``MutationError.code`` is the ``MutationErrorCode`` enum: a client can switch on it, and a
+    code that is neither a refusal nor a rule cannot be sent (it is a bug, caught where made)."""
+    from graphql import GraphQLEnumType, GraphQLNonNull
+
+    from registry.api import mutation
+    from registry.api.schema import schema
+    from registry.codes import RULES
+
+    field = schema.graphql_schema.type_map["MutationError"].fields["code"]  # type: ignore[union-attr]
+    assert isinstance(field.type, GraphQLNonNull) and isinstance(field.type.of_type, GraphQLEnumType)
+    values = set(field.type.of_type.values)
+    assert {"NOT_FOUND", "INVALID"} <= values and set(RULES) <= values
+    assert mutation._error(mutation.Refusal.INVALID, "x")["code"] == "INVALID"
+    with pytest.raises(ValueError):
+        mutation._error("NOT_A_CODE", "x")

@@ -65,7 +65,7 @@ def test_demo_applies_generates_materializes_refuses_and_summarises(tmp_path: Pa
     summary = json.loads(second.stdout)  # the JSON summary alone on stdout: no human report mixed in
     assert summary["ok"] is True and summary["applied_events"] == 0 and summary["audit_ok"] is True
     assert summary["bad_extract_refused"] is True and summary["failed_steps"] == []
-    assert summary["defects_found_exactly"] == len(summary["defects"]) > 0
+    assert summary["defects"]  # reconciled again (the first run's report checks the counts)
     loads = list(list_loads(Store(store)))
     statuses = [r["status"] for r in loads[: len(registry.datasets) + 1]]  # newest first: the second demo
     assert statuses.count("duplicate") == len(registry.datasets) and statuses.count("rejected") == 1

@@ -45,6 +45,30 @@ class ErrorCode(StrEnum):
     AUDIT_KEY = "AUDIT_KEY"
 
 
+class Refusal(StrEnum):
+    """Why a mutation was refused for what it asks, when no governance rule (GOV…) says it:
+    ``MutationError.code`` is one of these or a rule code (:data:`MUTATION_CODES`)."""
+
+    NOT_FOUND = "NOT_FOUND"
+    INVALID = "INVALID"
+
+
+class ForbiddenReason(StrEnum):
+    """``extensions.reason`` of a FORBIDDEN error, when the refusal has a name of its own."""
+
+    SELF_APPROVAL = "SELF_APPROVAL"
+
+
+def _mutation_codes() -> tuple[str, ...]:
+    from registry.codes import RULES
+
+    return (*(str(r) for r in Refusal), *sorted(RULES))
+
+
+MUTATION_CODES: tuple[str, ...] = _mutation_codes()
+"""Every value ``MutationError.code`` can take: a :class:`Refusal` or a governance rule code."""
+
+
 class ApiError(Exception):
     """Raised by resolvers; graphql-core copies ``extensions`` into the error it reports."""
 

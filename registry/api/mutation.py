@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Table, select
 
 from registry.api.context import CENTER_ADMIN, STEWARD, RequestContext
-from registry.api.errors import ApiError, ErrorCode
+from registry.api.errors import MUTATION_CODES, ApiError, ErrorCode, ForbiddenReason, Refusal
 from registry.api.types.catalog import DataElement
 from registry.api.types.sharing import SharingAgreement
 from registry.api.visibility import rule_text
@@ -75,11 +75,20 @@ AGREEMENT_FIELDS = {
 }
 
 
+MutationErrorCode = graphene.Enum(
+    "MutationErrorCode",
+    [(code, code) for code in MUTATION_CODES],
+    description="Why a change was refused: NOT_FOUND, INVALID, or the governance rule it breaks.",
+)
+
+
 class MutationError(graphene.ObjectType):
     """Why a mutation was refused (or a warning it raised): a rule code, a message, the input field."""
 
-    code = graphene.String(
-        required=True, description="A governance rule code (GOV…), NOT_FOUND, INVALID or FORBIDDEN."
+    code = graphene.Field(
+        graphene.NonNull(lambda: MutationErrorCode),
+        description="A governance rule code (GOV…), or NOT_FOUND or INVALID (who-you-are refusals are "
+        "FORBIDDEN GraphQL errors instead).",
     )
     message = graphene.String(
         required=True,
@@ -178,8 +187,12 @@ class Refused(Exception):
         self.errors = errors
 
 
-def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
+def _error(code: Refusal | str, message: str, field: str | None = None) -> dict[str, Any]:
+    """One ``MutationError``: ``code`` a :class:`Refusal` or a rule code (GOV…); anything else is
+    a bug here, not a code a client could be told."""
+    if str(code) not in MUTATION_CODES:
+        raise ValueError(f"{code!r} is neither a Refusal nor a rule code")
+    return {"code": str(code), "message": message, "field": field}
 
 
 def _camel(name: str) -> str:
@@ -216,11 +229,11 @@ class _Mutation:
     def token_dept(self) -> str:
         return self.ctx.token.department
 
-    def forbid(self, code: str, message: str, reason: str | None = None) -> ApiError:
+    def forbid(self, code: str, message: str, reason: ForbiddenReason | None = None) -> ApiError:
         """A who-you-are refusal: a FORBIDDEN GraphQL error, audited."""
         error = self.ctx.deny(self.kind, code, self.name, message)
         if reason:
-            error.extensions["reason"] = reason
+            error.extensions["reason"] = str(reason)
         return error
 
     def require_role(self, *roles: str) -> None:
@@ -242,7 +255,7 @@ class _Mutation:
         try:
             if not self.reason:
                 raise Refused(
-                    [_error("INVALID", "a reason is required (it goes into the audit log)", "reason")]
+                    [_error(Refusal.INVALID, "a reason is required (it goes into the audit log)", "reason")]
                 )
             with ctx.store.write() as conn:
                 current = ctx.registries.get(conn)
@@ -299,7 +312,7 @@ class _Mutation:
 def _element(registry: Registry, code: str, field: str = "elementCode") -> Element:
     element = registry.elements.get(code)
     if element is None:
-        raise Refused([_error("NOT_FOUND", f"no element {code!r}", field)])
+        raise Refused([_error(Refusal.NOT_FOUND, f"no element {code!r}", field)])
     return element
 
 
@@ -444,7 +457,7 @@ class Mutation(graphene.ObjectType):
                 raise Refused(
                     [
                         _error(
-                            "INVALID",
+                            Refusal.INVALID,
                             str(e["msg"]).removeprefix("Value error, "),
                             ".".join(_camel(str(p)) for p in e["loc"]) or None,
                         )
@@ -476,7 +489,13 @@ class Mutation(graphene.ObjectType):
             element = _element(registry, element_code)
             if element.owner == to_department:
                 raise Refused(
-                    [_error("INVALID", f"'{to_department}' already owns '{element_code}'", "toDepartment")]
+                    [
+                        _error(
+                            Refusal.INVALID,
+                            f"'{to_department}' already owns '{element_code}'",
+                            "toDepartment",
+                        )
+                    ]
                 )
             migrated, blocked = _migrate_agreements(registry, element, to_department)
             if blocked:
@@ -499,7 +518,7 @@ class Mutation(graphene.ObjectType):
             element = _element(registry, element_code)
             if element.status in INACTIVE:
                 raise Refused(
-                    [_error("INVALID", f"'{element_code}' is already {element.status}", "elementCode")]
+                    [_error(Refusal.INVALID, f"'{element_code}' is already {element.status}", "elementCode")]
                 )
             if replaced_by is not None:
                 replacement = registry.elements.get(replaced_by)
@@ -545,7 +564,7 @@ class Mutation(graphene.ObjectType):
         def build(conn: Connection, registry: Registry) -> Registry:
             problems: list[dict[str, Any]] = []
             if not codes:
-                problems.append(_error("INVALID", "request at least one element", "elements"))
+                problems.append(_error(Refusal.INVALID, "request at least one element", "elements"))
             if consumer not in registry.departments:
                 problems.append(_error("GOV002", f"unknown consumer department '{consumer}'", "consumer"))
             for code in codes:
@@ -563,7 +582,7 @@ class Mutation(graphene.ObjectType):
                 elif element.status in INACTIVE:
                     problems.append(_error("GOV004", f"'{code}' is {element.status}", "elements"))
                 elif element.owner == consumer:
-                    problems.append(_error("INVALID", f"'{consumer}' owns '{code}' itself", "elements"))
+                    problems.append(_error(Refusal.INVALID, f"'{consumer}' owns '{code}' itself", "elements"))
             if problems:
                 raise Refused(problems)
             made["code"] = _request_code(conn, consumer, ctx.today)
@@ -585,7 +604,7 @@ class Mutation(graphene.ObjectType):
             except ValidationError as exc:
                 raise Refused(
                     [
-                        _error("INVALID", str(e["msg"]), ".".join(_camel(str(p)) for p in e["loc"]))
+                        _error(Refusal.INVALID, str(e["msg"]), ".".join(_camel(str(p)) for p in e["loc"]))
                         for e in exc.errors(include_url=False)
                     ]
                 ) from None
@@ -605,12 +624,14 @@ class Mutation(graphene.ObjectType):
         def build(conn: Connection, registry: Registry) -> Registry:
             agreement = registry.agreements.get(agreement_code)
             if agreement is None:
-                raise Refused([_error("NOT_FOUND", f"no agreement {agreement_code!r}", "agreementCode")])
+                raise Refused(
+                    [_error(Refusal.NOT_FOUND, f"no agreement {agreement_code!r}", "agreementCode")]
+                )
             if agreement.consumer == dept:
                 raise m.forbid(
                     agreement_code,
                     f"'{dept}' may not decide its own request '{agreement_code}' (self-approval)",
-                    "SELF_APPROVAL",
+                    ForbiddenReason.SELF_APPROVAL,
                 )
             if ctx.token.role == STEWARD:
                 foreign = sorted(_owners(registry, agreement) - {dept})
@@ -624,7 +645,7 @@ class Mutation(graphene.ObjectType):
                 raise Refused(
                     [
                         _error(
-                            "INVALID",
+                            Refusal.INVALID,
                             f"'{agreement_code}' is {agreement.status}; only a request can be decided",
                             "agreementCode",
                         )

@@ -121,7 +121,7 @@ FIELDS: dict[str, dict[str, Datum]] = {
         "loadId dataset department file sha256 status ruleCode startedAt finishedAt",
         reason=Datum.LOAD_REASON,
     ),
-    "MutationError": _fields("code field", message=Datum.RULE_TEXT),
+    "MutationError": _fields("field", message=Datum.RULE_TEXT),  # code: an enum (MutationErrorCode)
     "PageInfo": _fields("startCursor endCursor"),
 }
 # Types whose fields are all declared by pattern: connections and edges (a cursor is an offset).
