@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ from expectations.suites import LoadedSuite
 from ingest import IngestError, LoadOutcome
 from ingest.cast import ident, target_type
 from ingest.load import PreparedLoad, block_load, blocked_table, prepare_load, publish_load
+from lineage.classification import Classification
 from lineage.masking import MASK_MACRO
+from lineage.propagate import Propagation
 from lineage.tables import tables_read
 from lineage.views import QueryLineage, RegistryLineage
 from pipelines.checks import check_results, check_specs
@@ -37,6 +39,7 @@ from registry.home import Registry
 from registry.model import Dataset, Indicator, View
 from registry.rules import date_stops
 from registry.store.loads import last_good_rows
+from registry.vocab import UpdateCycle, strictest
 
 POOL = "duckdb_warehouse"  # DuckDB takes one writing process: warehouse steps run one at a time
 
@@ -181,6 +184,29 @@ def column_schema(registry: Registry, ds: Dataset) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
+FRESHNESS: Mapping[UpdateCycle, tuple[timedelta, timedelta]] = {
+    UpdateCycle.REALTIME: (timedelta(hours=1), timedelta(hours=2)),
+    UpdateCycle.DAILY: (timedelta(hours=24), timedelta(hours=30)),
+    UpdateCycle.WEEKLY: (timedelta(days=7), timedelta(days=8)),
+    UpdateCycle.MONTHLY: (timedelta(days=31), timedelta(days=35)),
+    UpdateCycle.QUARTERLY: (timedelta(days=92), timedelta(days=100)),
+    UpdateCycle.HALF_YEARLY: (timedelta(days=183), timedelta(days=190)),
+    UpdateCycle.YEARLY: (timedelta(days=366), timedelta(days=380)),
+}
+"""(warn, fail) windows of a dataset's freshness policy, from its declared update cycle: warn once
+a cycle has passed without a load, fail a margin later (a nightly export that runs late is not yet
+stale). An ``irregular`` dataset has no cycle to be late against, and so no policy."""
+
+
+def freshness_policy(ds: Dataset) -> dg.FreshnessPolicy | None:
+    """The freshness policy Dagster judges the dataset by (see :data:`FRESHNESS`)."""
+    windows = FRESHNESS.get(ds.update_cycle)
+    if windows is None:
+        return None
+    warn, fail = windows
+    return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
+
+
 def dataset_asset(
     registry: Registry, ds: Dataset, data: Path, suite: LoadedSuite | None = None
 ) -> dg.AssetsDefinition:
@@ -220,6 +246,7 @@ def dataset_asset(
                     "govreg/landing": str(landing_folder(data, ds)),
                 },
                 skippable=True,
+                freshness_policy=freshness_policy(ds),
             )
         ],
         check_specs=check_specs(key, ds, suite),
@@ -352,14 +379,51 @@ def column_lineage(
     )
 
 
+def view_column_schema(
+    columns: Mapping[str, Classification], types: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    """A view's columns as Dagster shows them, each with the classification it carries after
+    propagation (``govreg/security``, ``govreg/personal``, ``govreg/elements``) and where it comes
+    from, as a dataset's columns carry their element's; a column whose sources are not all known
+    says so (it takes the strictest classification of what the view reads)."""
+    out = []
+    for name, c in columns.items():
+        origin = "; ".join(c.paths[:3]) + (f" (+{len(c.paths) - 3} more)" if len(c.paths) > 3 else "")
+        notes = [f"from {origin}" if origin else "from no registered element"]
+        if c.unresolved:
+            notes.append(f"unresolved ({c.unresolved}): strictest classification of what it reads")
+        if c.declassified:
+            notes.append(f"declassified: {c.declassified}")
+        out.append(
+            dg.TableColumn(
+                name=name,
+                type=(types or {}).get(name, "unknown"),
+                description="; ".join(notes),
+                tags={
+                    "govreg/security": str(c.security),
+                    "govreg/personal": str(c.personal),
+                    "govreg/elements": ",".join(sorted(c.elements)) or "none",
+                },
+            )
+        )
+    return dg.TableSchema(columns=out)
+
+
 def view_asset(
-    registry: Registry, view: View, keys: Mapping[str, dg.AssetKey], parsed: QueryLineage | None = None
+    registry: Registry,
+    view: View,
+    keys: Mapping[str, dg.AssetKey],
+    parsed: QueryLineage | None = None,
+    classified: Mapping[str, Classification] | None = None,
 ) -> dg.AssetsDefinition:
     lineage_meta = column_lineage(parsed, keys)
+    classified = dict(classified or {})
     deps = (
         sorted({keys[t] for t in parsed.sources if t in keys}, key=str) if parsed else query_deps(view, keys)
     )
     metadata: dict[str, Any] = {"dagster/table_name": f"warehouse.main.{view.code}"}
+    if classified:
+        metadata["dagster/column_schema"] = view_column_schema(classified)
     if lineage_meta is not None:
         metadata["dagster/column_lineage"] = lineage_meta
         metadata["govreg/lineage_status"] = parsed.status if parsed else "unparsed"
@@ -371,7 +435,17 @@ def view_asset(
         owners=_owners(registry, view.owner),
         kinds={"duckdb", "sql"},
         deps=deps,
-        tags={"govreg/kind": "view"},
+        tags={
+            "govreg/kind": "view",
+            **(
+                {
+                    "govreg/security": str(strictest([c.security for c in classified.values()])),
+                    "govreg/personal": str(strictest([c.personal for c in classified.values()])),
+                }
+                if classified
+                else {}
+            ),
+        },
         metadata=metadata,
         pool=POOL,
         automation_condition=VIEW_CONDITION,
@@ -385,7 +459,11 @@ def view_asset(
             con.commit()
             rows = con.execute(f"SELECT count(*) FROM {ident(view.code)}").fetchone()
             described = con.execute(f"DESCRIBE {ident(view.code)}").fetchall()
-        schema = dg.TableSchema(columns=[dg.TableColumn(name=d[0], type=str(d[1])) for d in described])
+        types = {str(d[0]): str(d[1]) for d in described}
+        if classified:
+            schema = view_column_schema({c: classified[c] for c in types if c in classified}, types)
+        else:
+            schema = dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in types.items()])
         extra = {"dagster/column_lineage": lineage_meta} if lineage_meta is not None else {}
         return dg.MaterializeResult(
             metadata={
@@ -446,6 +524,10 @@ def build_assets(
     suites = suites or {}
     assets = [dataset_asset(registry, ds, data, suites.get(ds.code)) for ds in registry.datasets.values()]
     parsed = RegistryLineage(registry)
-    assets += [view_asset(registry, v, keys, parsed.view(v.code)) for v in registry.views.values()]
+    propagation = Propagation(registry, parsed)
+    assets += [
+        view_asset(registry, v, keys, parsed.view(v.code), dict(propagation.view_columns(v.code)))
+        for v in registry.views.values()
+    ]
     assets += [indicator_asset(registry, i, keys) for i in registry.indicators.values()]
     return assets

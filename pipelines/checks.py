@@ -44,7 +44,7 @@ def check_result(
             "errors": len(errors),
             "score": round(100 * sum(scores) / len(scores), 2) if scores else 0.0,
             "validation_id": validation_id,
-            "results": dg.MetadataValue.md(_table(outcomes)),
+            "results": _table(outcomes),
             "unexpected": dg.MetadataValue.json(
                 {
                     o.key: {
@@ -74,19 +74,36 @@ def _describe(critical: list[Outcome], errors: list[Outcome], warned: list[Outco
     return "; ".join(parts)
 
 
-def _table(outcomes: list[Outcome]) -> str:
-    lines = [
-        "| expectation | severity | status | unexpected | % | samples |",
-        "| --- | --- | --- | --- | --- | --- |",
+RESULTS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("expectation", "string", description="The expectation's key (rule:column)."),
+        dg.TableColumn("severity", "string", description="critical (blocks the load) or warning."),
+        dg.TableColumn("status", "string", description="passed, failed, or error (could not run)."),
+        dg.TableColumn("unexpected", "int", description="Rows that broke it."),
+        dg.TableColumn("percent", "float", description="Of the rows checked, in %."),
+        dg.TableColumn("samples", "string", description="Masked samples, or why it could not run."),
     ]
+)
+"""The check results table: one row an expectation, as Dagster renders a table (masked samples
+such as ``5102**********1662`` and ``<null>`` shown as text, not read as Markdown)."""
+
+
+def _table(outcomes: list[Outcome]) -> dg.TableMetadataValue:
+    records = []
     for o in sorted(outcomes, key=lambda o: (o.status == "passed", o.key)):
-        pct = "" if o.unexpected_percent is None else f"{o.unexpected_percent:.3f}"
         detail = o.message if o.status == "error" else ", ".join(o.samples[:5])
-        count = "" if o.unexpected_count is None else str(o.unexpected_count)
-        lines.append(
-            f"| {o.key} | {o.severity} | {o.status} | {count} | {pct} | {(detail or '').replace('|', '/')} |"
-        )
-    return "\n".join(lines)
+        fields: dict[str, str | int | float | bool | None] = {
+            "expectation": o.key,
+            "severity": o.severity,
+            "status": o.status,
+            "samples": detail or "",
+        }
+        if o.unexpected_count is not None:
+            fields["unexpected"] = int(o.unexpected_count)
+        if o.unexpected_percent is not None:
+            fields["percent"] = round(float(o.unexpected_percent), 3)
+        records.append(dg.TableRecord(fields))
+    return dg.MetadataValue.table(records=records, schema=RESULTS_SCHEMA)
 
 
 def check_specs(key: dg.AssetKey, ds: Dataset, suite: LoadedSuite | None) -> list[dg.AssetCheckSpec]:

@@ -37,6 +37,35 @@ def test_every_dataset_is_an_asset_in_its_departments_group() -> None:
         assert any(o.startswith("team:") for o in spec.owners)
 
 
+def test_view_columns_carry_their_propagated_classification_and_datasets_their_freshness() -> None:
+    """Each view column's tags are what propagation computes for it (not the dataset's own
+    levels); each dataset's freshness policy follows its update cycle, none for irregular."""
+    from lineage.propagate import Propagation
+    from lineage.views import RegistryLineage
+    from pipelines.assets import FRESHNESS
+
+    registry, _ = load_valid_home(CITY)
+    propagation = Propagation(registry, RegistryLineage(registry))
+    specs = {s.key.path[-1]: s for s in _defs().resolve_all_asset_specs()}
+    for code in registry.views:
+        columns = {c.name: c for c in specs[code].metadata["dagster/column_schema"].columns}
+        expected = dict(propagation.view_columns(code))
+        assert set(columns) == set(expected), code
+        for name, c in expected.items():
+            tags = columns[name].tags
+            assert (tags["govreg/security"], tags["govreg/personal"]) == (str(c.security), str(c.personal))
+            assert tags["govreg/elements"] == (",".join(sorted(c.elements)) or "none")
+        assert specs[code].tags["govreg/security"] == str(propagation.view_security(code))
+    for code, ds in registry.datasets.items():
+        policy = specs[code].freshness_policy
+        windows = FRESHNESS.get(ds.update_cycle)
+        if windows is None:
+            assert policy is None, code
+        else:
+            shown = (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())  # type: ignore[union-attr]
+            assert shown == windows, code
+
+
 def snapshot(defs: dg.Definitions) -> dict[str, object]:
     """What a pipeline engineer sees of each asset, sensor and schedule, as plain data."""
     assets = {}
@@ -49,6 +78,19 @@ def snapshot(defs: dg.Definitions) -> dict[str, object]:
             "tags": dict(sorted(spec.tags.items())),
             "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
             "columns": [c.name for c in schema.columns] if schema else None,
+            "classified": {
+                c.name: f"{c.tags['govreg/security']}/{c.tags['govreg/personal']}"
+                for c in (schema.columns if schema else [])
+                if "govreg/security" in c.tags
+            },
+            "freshness": (
+                {
+                    "warn": str(spec.freshness_policy.warn_window.to_timedelta()),  # type: ignore[attr-defined]
+                    "fail": str(spec.freshness_policy.fail_window.to_timedelta()),  # type: ignore[attr-defined]
+                }
+                if spec.freshness_policy
+                else None
+            ),
         }
     return {
         "assets": assets,
