@@ -428,8 +428,24 @@ def view_asset(
         metadata["dagster/column_lineage"] = lineage_meta
         metadata["govreg/lineage_status"] = parsed.status if parsed else "unparsed"
 
+    key = query_key(view)
+    checks = (
+        [
+            dg.AssetCheckSpec(
+                KEY_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"One row per {', '.join(view.key)}: no key value null or repeated. Run on "
+                "each build before it replaces the live table; a failing build never goes live (QA006).",
+            )
+        ]
+        if view.key
+        else []
+    )
+
     @dg.asset(
-        key=query_key(view),
+        key=key,
+        check_specs=checks,
         group_name=view.owner,
         description=f"{view.name} / {view.name_en}\n\n{view.description}\n\n```sql\n{view.query}\n```",
         owners=_owners(registry, view.owner),
@@ -450,12 +466,26 @@ def view_asset(
         pool=POOL,
         automation_condition=VIEW_CONDITION,
     )
-    def _view(govreg: GovregResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def _view(
+        govreg: GovregResource, duckdb: DuckDBResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         refuse_if_stopped(govreg.registry, view.code)
+        staging = f"{view.code}__staging"
         with warehouse(duckdb) as con:
             set_salts(con, view)
             con.begin()
-            con.execute(f"CREATE OR REPLACE TABLE {ident(view.code)} AS {view.query}")
+            con.execute(f"CREATE OR REPLACE TABLE {ident(staging)} AS {view.query}")
+            verdict = key_verdict(con, staging, view.key) if view.key else None
+            if verdict is not None and not verdict.passed:
+                con.execute(f"DROP TABLE {ident(staging)}")  # the live table stays as it was
+                con.commit()
+                yield verdict
+                raise dg.Failure(
+                    description=f"QA006 view '{view.code}': {verdict.description}; the live table was kept",
+                    metadata={"code": "QA006"},
+                )
+            con.execute(f"CREATE OR REPLACE TABLE {ident(view.code)} AS SELECT * FROM {ident(staging)}")
+            con.execute(f"DROP TABLE {ident(staging)}")
             con.commit()
             rows = con.execute(f"SELECT count(*) FROM {ident(view.code)}").fetchone()
             described = con.execute(f"DESCRIBE {ident(view.code)}").fetchall()
@@ -465,15 +495,55 @@ def view_asset(
         else:
             schema = dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in types.items()])
         extra = {"dagster/column_lineage": lineage_meta} if lineage_meta is not None else {}
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": int(rows[0]) if rows else 0,
                 "dagster/column_schema": schema,
                 **extra,
             }
         )
+        if verdict is not None:
+            yield verdict
 
     return _view
+
+
+KEY_CHECK = "key"
+
+
+def key_verdict(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> dg.AssetCheckResult:
+    """The key check of a view's staged build: rows whose key is null, and key values held by more
+    than one row. Exact, unlike a dataset's tolerated defects: the view is govreg's own SQL, and a
+    profile "one row per enterprise" with a repeated enterprise is wrong, not noisy. Counts only:
+    the key values themselves may be personal information."""
+    columns = ", ".join(ident(c) for c in key)
+    nulls = " OR ".join(f"{ident(c)} IS NULL" for c in key)
+    row = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {nulls}) FROM {ident(table)}").fetchone()
+    total, null_rows = (int(row[0]), int(row[1])) if row else (0, 0)
+    dup = con.execute(
+        f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {ident(table)} "
+        f"WHERE NOT ({nulls}) GROUP BY {columns} HAVING count(*) > 1)"
+    ).fetchone()
+    repeated, repeated_rows = (int(dup[0]), int(dup[1])) if dup else (0, 0)
+    passed = null_rows == 0 and repeated == 0
+    described = (
+        f"{total} rows, one per {', '.join(key)}"
+        if passed
+        else f"{total} rows: {null_rows} with a null key, {repeated} key values held by {repeated_rows} rows"
+    )
+    return dg.AssetCheckResult(
+        check_name=KEY_CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=described,
+        metadata={
+            "rows": total,
+            "null_key_rows": null_rows,
+            "repeated_keys": repeated,
+            "rows_with_repeated_keys": repeated_rows,
+            "key": ", ".join(key),
+        },
+    )
 
 
 def _indicator_metadata(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:

@@ -92,16 +92,14 @@ def _table(outcomes: list[Outcome]) -> dg.TableMetadataValue:
     records = []
     for o in sorted(outcomes, key=lambda o: (o.status == "passed", o.key)):
         detail = o.message if o.status == "error" else ", ".join(o.samples[:5])
-        fields: dict[str, str | int | float | bool | None] = {
+        fields: dict[str, str | int | float | bool | None] = {  # every record holds every column
             "expectation": o.key,
             "severity": o.severity,
             "status": o.status,
+            "unexpected": None if o.unexpected_count is None else int(o.unexpected_count),
+            "percent": None if o.unexpected_percent is None else round(float(o.unexpected_percent), 3),
             "samples": detail or "",
         }
-        if o.unexpected_count is not None:
-            fields["unexpected"] = int(o.unexpected_count)
-        if o.unexpected_percent is not None:
-            fields["percent"] = round(float(o.unexpected_percent), 3)
         records.append(dg.TableRecord(fields))
     return dg.MetadataValue.table(records=records, schema=RESULTS_SCHEMA)
 

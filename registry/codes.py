@@ -494,6 +494,15 @@ _QUALITY: tuple[Rule, ...] = (
         "the live table was kept; inspect <dataset>__blocked and the quarantined file, correct the "
         "extract (or the expectation) and send it again",
     ),
+    Rule(
+        "QA006",
+        "error",
+        "view build blocked by its key",
+        "write, audit, publish",
+        "the live view table was kept; the view's SQL yields key values that are null or repeated: "
+        "reduce each source to one row per key (QUALIFY row_number() ... = 1, GROUP BY) or correct "
+        "the view's key",
+    ),
 )
 
 _AUDIT: tuple[Rule, ...] = (

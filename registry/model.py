@@ -320,6 +320,9 @@ class View(_Query):
 
     kind: ClassVar[str] = "view"
     declassify: tuple[Declassification, ...] = ()
+    # output columns that identify a row ("one row per enterprise"): each build is checked for
+    # nulls and duplicates in them before it replaces the live table (a blocking asset check)
+    key: tuple[str, ...] = ()
 
 
 class Indicator(_Query):

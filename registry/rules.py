@@ -640,7 +640,8 @@ def orphans(r: Registry, today: date) -> Iterator[Problem]:
 
 
 def exposure(r: Registry, today: date) -> Iterator[Problem]:
-    """GOV030 views or agreements exposing data without grants; GOV031 declassification misuse.
+    """GOV030 views or agreements exposing data without grants; GOV031 declassification misuse;
+    GOV016 a view key that is not an output column.
 
     Lineage is parsed from the views' SQL; only value-carrying edges count (indirect ones do not).
     An agreement granting a view is checked on every day of its term, not only today: an exposure
@@ -675,6 +676,15 @@ def exposure(r: Registry, today: date) -> Iterator[Problem]:
                     f"columns taking the strictest classification of {', '.join(statement.sources) or '?'}: "
                     f"{columns}",
                     spec,
+                )
+    for code, view in r.views.items():
+        outputs = lineage.schema.get(code, [])
+        for column in view.key:
+            if outputs and column not in outputs:
+                yield _p(
+                    "GOV016",
+                    f"view '{code}' key '{column}' is not one of its output columns ({', '.join(outputs)})",
+                    view,
                 )
     propagation = Propagation(r, lineage)
     for query in lineage.queries.values():

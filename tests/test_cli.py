@@ -303,3 +303,14 @@ def test_a_misspelt_value_or_reference_gets_a_did_you_mean(tmp_path: Path) -> No
         if p["code"] == "GOV005" and p["file"] == "city/elements/court.yaml"
     ]
     assert owners and "unknown department 'cuort'; did you mean 'court'?" in owners[0], owners
+
+
+def test_a_view_key_must_be_an_output_column(tmp_path: Path) -> None:
+    home = tmp_path / "city"
+    shutil.copytree(CITY, home, ignore=shutil.ignore_patterns("suites"))
+    view = home / "views" / "enterprise_360.yaml"
+    view.write_text(view.read_text(encoding="utf-8").replace("key: [uscc]", "key: [uscc_code]"), "utf-8")
+    data = json.loads(govreg("validate", "--home", "city", "--json", cwd=tmp_path).stdout)
+    [found] = [p for p in data["problems"] if p["code"] == "GOV016"]
+    assert "view 'enterprise_360' key 'uscc_code' is not one of its output columns" in found["message"]
+    assert found["file"] == "city/views/enterprise_360.yaml" and data["ok"] is False

@@ -955,3 +955,77 @@ def test_scores_come_from_the_latest_validation_with_a_trend(registry: Registry,
 def test_mask_keeps_the_ends_only() -> None:
     assert mask("50010319900101001X") == "5001**********001X"
     assert mask("张三") == "张*" and mask("欧阳娜娜娜") == "欧***娜"
+
+
+KEYED_VIEW = """\
+  - code: ent_profile
+    name: 企业画像
+    name_en: Enterprise profile
+    owner: market
+    key: [uscc]
+    query: select uscc, ent_name, capital from ents
+"""
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    root = tmp_path_factory.mktemp("keyed")
+    home = root / "home"
+    for name, text in {**HOME, "views.yaml": HOME["views.yaml"] + KEYED_VIEW}.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text, encoding="utf-8")
+    settings = Settings(
+        home=home,
+        store_url=f"sqlite:///{root / 'store.db'}",
+        data=root / "data",
+        warehouse=root / "data" / "warehouse.duckdb",
+        automation=False,
+    )
+    registry, _ = load_valid_home(home)
+    with dg.instance_for_test() as instance:
+        yield Pipeline(registry, settings, build_definitions(settings), instance)
+
+
+def test_a_view_key_blocks_a_build_with_repeated_keys_and_keeps_the_live_table(
+    keyed: Pipeline, tmp_path: Path
+) -> None:
+    """A view declaring ``key`` gets a blocking check on every build: a build whose key repeats
+    (a duplicate the dataset's tolerance let through) never replaces the live table (QA006)."""
+    view = query_key(keyed.registry.views["ent_profile"])
+
+    def build(file: Path) -> dg.ExecuteInProcessResult:
+        key = dataset_key(keyed.registry.datasets["ents"])
+        return keyed.defs.resolve_job_def(CITY_JOB).execute_in_process(
+            instance=keyed.instance,
+            raise_on_error=False,
+            asset_selection=[key, view],
+            run_config={"ops": {op_name(key): {"config": IngestConfig(file=str(file)).model_dump()}}},
+        )
+
+    def live() -> tuple[int, int]:
+        con = duckdb.connect(str(keyed.settings.warehouse), read_only=True)
+        try:
+            row = con.execute("SELECT count(*), count(DISTINCT uscc) FROM ent_profile").fetchone()
+            assert row is not None
+            return int(row[0]), int(row[1])
+        finally:
+            con.close()
+
+    clean = build(write_csv(tmp_path / "clean.csv", ENT_HEAD, ent_rows(200)))
+    assert clean.success
+    [evaluation] = [e for e in clean.get_asset_check_evaluations() if e.asset_key == view]
+    assert evaluation.check_name == "key" and evaluation.passed is True
+    assert live() == (200, 200)
+
+    rows = ent_rows(199)
+    rows.append([rows[7][0], *rows[7][1:]])  # one enterprise twice: 0.5 %, tolerated by the dataset
+    repeated = build(write_csv(tmp_path / "repeated.csv", ENT_HEAD, rows))
+    assert not repeated.success
+    [evaluation] = [e for e in repeated.get_asset_check_evaluations() if e.asset_key == view]
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["repeated_keys"].value == 1
+    assert evaluation.metadata["rows_with_repeated_keys"].value == 2
+    failures = [e for e in repeated.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and "QA006" in str(failures[0].event_specific_data)
+    assert view not in {e.asset_key for e in repeated.get_asset_materialization_events()}
+    assert live() == (200, 200)  # the old build stands

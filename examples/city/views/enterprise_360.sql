@@ -1,6 +1,24 @@
 -- Enterprise 360 profile: one row per registered enterprise, joined by unified social credit code.
 -- Warehouse tables are named by dataset code and their columns by element code.
-WITH tax_paid AS (
+-- The view's key is uscc (enterprise_360.yaml): each build is checked for nulls and duplicates
+-- before it goes live, so each source is first reduced to one row per enterprise.
+WITH registration AS (
+    -- a code registered twice (a defect the registration export lets through) counts once, at its
+    -- latest approval; a registration without a code cannot be joined to anything and is left out
+    SELECT *
+    FROM enterprise_registration
+    WHERE uscc IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY uscc ORDER BY approval_date DESC NULLS LAST, establishment_date DESC NULLS LAST
+    ) = 1
+),
+tax AS (
+    -- an enterprise's tax registration: the latest, when the tax office holds more than one
+    SELECT *
+    FROM tax_registration
+    QUALIFY row_number() OVER (PARTITION BY uscc ORDER BY tax_registration_date DESC NULLS LAST) = 1
+),
+tax_paid AS (
     SELECT taxpayer_id,
            SUM(tax_paid_amount)   AS tax_paid_amount,
            MAX(tax_arrears_amount) AS tax_arrears_amount
@@ -51,8 +69,8 @@ SELECT
     COALESCE(f.enforcement_count, 0) AS enforcement_count,
     COALESCE(f.unperformed_amount, 0) AS unperformed_amount,
     COALESCE(f.dishonest_debtor_flag, FALSE) AS dishonest_debtor_flag
-FROM enterprise_registration AS e
-LEFT JOIN tax_registration AS t ON t.uscc = e.uscc
+FROM registration AS e
+LEFT JOIN tax AS t ON t.uscc = e.uscc
 LEFT JOIN tax_paid AS p ON p.taxpayer_id = t.taxpayer_id
 LEFT JOIN insurance AS i ON i.uscc = e.uscc
 LEFT JOIN judgments AS j ON j.uscc = e.uscc
