@@ -32,7 +32,7 @@ from lineage.masking import MASK_MACRO
 from lineage.propagate import Propagation
 from lineage.tables import tables_read
 from lineage.views import QueryLineage, RegistryLineage
-from pipelines.checks import check_results, check_specs
+from pipelines.checks import check_results, check_specs, standing_results
 from pipelines.resources import GovregResource, landing_files, landing_folder
 from registry.errors import Problem
 from registry.home import Registry
@@ -284,6 +284,7 @@ def dataset_asset(
                 raise _failure(error, path) from error
         if isinstance(prepared, LoadOutcome):
             context.log.info(f"{path.name}: {prepared.record.reason}; the table is unchanged")
+            yield from standing_results(govreg.store, ds, [s.name for s in check_specs(key, ds, suite)])
             return
         results, reasons = _audit(govreg, ds, suite, Path(duckdb.database), prepared, run_id)
         if reasons:

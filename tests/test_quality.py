@@ -1029,3 +1029,29 @@ def test_a_view_key_blocks_a_build_with_repeated_keys_and_keeps_the_live_table(
     assert failures and "QA006" in str(failures[0].event_specific_data)
     assert view not in {e.asset_key for e in repeated.get_asset_materialization_events()}
     assert live() == (200, 200)  # the old build stands
+
+
+def test_an_unchanged_extract_reports_the_live_tables_results(keyed: Pipeline, tmp_path: Path) -> None:
+    """Sent again, an extract loads nothing, and its checks report the live table's last results
+    (a blocking check is never left without one; Dagster warned 'emitted no result' before)."""
+    key = dataset_key(keyed.registry.datasets["ents"])
+    file = write_csv(tmp_path / "again.csv", ENT_HEAD, ent_rows(200, bad_type=1))  # no row drop: a warning
+
+    def run() -> dg.ExecuteInProcessResult:
+        return keyed.defs.resolve_job_def(CITY_JOB).execute_in_process(
+            instance=keyed.instance,
+            raise_on_error=False,
+            asset_selection=[key],
+            run_config={"ops": {op_name(key): {"config": IngestConfig(file=str(file)).model_dump()}}},
+        )
+
+    first = run()
+    assert first.success
+    [loaded] = [e for e in first.get_asset_check_evaluations() if e.asset_key == key]
+    again = run()
+    assert again.success and key not in {e.asset_key for e in again.get_asset_materialization_events()}
+    [standing] = [e for e in again.get_asset_check_evaluations() if e.asset_key == key]
+    assert standing.check_name == loaded.check_name and standing.passed == loaded.passed is False
+    assert standing.description.startswith("extract unchanged; the live table's results of ")
+    assert standing.metadata["validation_id"] == loaded.metadata["validation_id"]
+    assert standing.metadata["failed"] == loaded.metadata["failed"]
