@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 PACKAGES = ("registry", "lineage", "expectations", "ingest", "pipelines", "cli", "govreg", "examples")
 
 ORCHESTRATION = ("dagster", "dagster_", "pipelines")
@@ -193,3 +194,30 @@ def test_each_kind_of_violation_is_seen(tmp_path: Path) -> None:
     assert "ingest/g.py:1: ingest/ imports pipelines.x" in text
     assert not any(line.startswith(("pipelines/", "cli/")) for line in found), found
     assert len(found) == 7, found
+
+
+def test_tests_mirror_the_packages_and_import_no_other_test_module() -> None:
+    """Test modules live under the package they test (``tests/registry/``, ``tests/lineage/``, ...,
+    plus ``tests/attacks/`` by promise) and share helpers through ``tests/support`` and fixtures
+    through the ``conftest.py`` of their level, never by importing another test module."""
+    tests = ROOT / "tests"
+    offenders = []
+    for path in tests.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith(("test_", "conftest")):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}")
+    assert not offenders, "\n".join(offenders)
+    loose = sorted(p.name for p in tests.glob("test_*.py"))
+    assert loose == ["test_docs.py", "test_layers.py"], loose  # repository-wide checks only
+    for package in ("registry", "lineage", "ingest", "expectations", "pipelines", "cli", "examples", "bench"):
+        folder = tests / package
+        assert (folder / "conftest.py").is_file() and any(folder.glob("test_*.py")), package

@@ -26,8 +26,7 @@ from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.audit import query_events
 from registry.store.tokens import create_token
-
-CITY = Path(__file__).resolve().parents[2] / "examples" / "city"
+from tests.support.paths import CITY
 
 TRANSFER = """
 mutation($code: String!, $to: String!, $reason: String!) {

@@ -28,7 +28,8 @@ from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.audit import query_events
 from registry.store.tokens import create_token
-from tests.test_api import CITY, Server, _city_with_a_core_element
+from tests.support.api import Server, city_with_a_core_element
+from tests.support.paths import CITY
 
 BIG = 1024 * 1024
 REPORT = "{ " + " ".join(f"a{i}: conflicts(first: 1) {{ totalCount }}" for i in range(1000)) + " }"
@@ -54,7 +55,7 @@ HTTP = httpx.Client(timeout=60)  # one client (and SSL context) for every reques
 
 
 class AppServer(Server):
-    """tests/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
+    """tests/registry/api/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
 
     def __init__(self, store: Store, **options: Any):
         super().__init__(store, **{"max_body": MAX_BODY, **options})
@@ -63,7 +64,7 @@ class AppServer(Server):
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('abuse') / 'store.db'}")
-    apply_registry(store, _city_with_a_core_element(), actor="tester", reason="city", source=str(CITY))
+    apply_registry(store, city_with_a_core_element(), actor="tester", reason="city", source=str(CITY))
     tokens = {
         name: create_token(store, department=dept, role=role, actor="tester", reason="abuse")[1]
         for name, dept, role in (
@@ -433,7 +434,7 @@ CATALOG_QUERIES = [
 
 def test_control_normal_queries_are_served_and_cost_well_under_the_limit(city: dict[str, Any]) -> None:
     """Control (passes on the old code too, apart from the cost figure it reads): the catalog
-    queries of tests/test_api.py, a full introspection and an 80-element page are served."""
+    queries of tests/registry/api/test_api.py, a full introspection and an 80-element page are served."""
     from graphql import parse
     from graphql.utilities import get_operation_ast
 

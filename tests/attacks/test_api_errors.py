@@ -17,9 +17,7 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,10 +32,11 @@ from registry.load import load_valid_home
 from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.tokens import create_token
-from tests.backends import BACKENDS, urls
-from tests.test_api import CITY, _free_port
+from tests.support.api import Serve
+from tests.support.backends import BACKENDS, urls
+from tests.support.cli import GOVREG
+from tests.support.paths import CITY
 
-GOVREG = [sys.executable, "-m", "govreg"]
 WRITE_LOCK = int.from_bytes(b"govreg:w", "big")  # the advisory lock govreg's writers take on PostgreSQL
 LEAKS = ("SELECT ", "[SQL", "parameters", "sqlite3", "psycopg", "Traceback", "OperationalError", "elements.")
 TODAY = date.today()
@@ -49,48 +48,6 @@ mutation($consumer: String!, $from: Date!, $to: Date) {
     ok errors { code message } agreement { code }
   }
 }"""
-
-
-class Serve:
-    """``govreg serve`` in a subprocess; its log goes to a file the test can read."""
-
-    def __init__(self, url: str, folder: Path, *args: str, env: dict[str, str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"serve-{self.port}.log"
-        self.cmd = [*GOVREG, "serve", "--store", url, "--port", str(self.port), *args]
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Serve:
-        out = self.log.open("wb")
-        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env)
-        for _ in range(600):  # bounded: 600 tries, whatever the machine's speed
-            if self.proc.poll() is not None:
-                pytest.fail(f"govreg serve exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"govreg serve did not answer: {self.log.read_text()[-2000:]}")
-
-    def __exit__(self, *_: Any) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def post(self, token: str | None, body: Any = None, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        headers.update(kw.pop("headers", {}))
-        if body is not None:
-            kw["json"] = body
-        return httpx.post(self.url + "/graphql", headers=headers, timeout=kw.pop("timeout", 60), **kw)
 
 
 def _city_store(url: str) -> Store:

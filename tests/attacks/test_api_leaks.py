@@ -45,7 +45,8 @@ from registry.store.apply import apply_registry
 from registry.store.quality import record_results
 from registry.store.tokens import create_token
 from registry.vocab import SecurityLevel
-from tests.test_api import CITY, Server
+from tests.support.api import Server
+from tests.support.paths import CITY
 
 SYNONYM = "机密税额甲"  # a synonym of two core tax elements: GOV022 quotes it in conflicts
 DEFINITION = "机密定义MARKDEF：仅限协议方"

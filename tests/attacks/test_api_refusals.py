@@ -26,7 +26,8 @@ from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.audit import query_events, verify_chain
 from registry.store.tokens import create_token, revoke_token
-from tests.test_api import CITY, CORE, Server, _city_with_a_core_element
+from tests.support.api import CORE, Server, city_with_a_core_element
+from tests.support.paths import CITY
 
 RESTRICTED = (
     f'{{ element(code: "{CORE}") {{ name definition synonyms domain sharingCondition legalBasis }} }}'
@@ -38,7 +39,7 @@ HTTP = httpx.Client(timeout=60)  # one client (and SSL context) for every reques
 
 
 class AppServer(Server):
-    """tests/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
+    """tests/registry/api/test_api.py's loopback server, with the app options ``govreg serve`` passes."""
 
     def __init__(self, store: Store, **options: Any):
         super().__init__(store, **{"max_body": MAX_BODY, **options})
@@ -48,7 +49,7 @@ class AppServer(Server):
 def city(tmp_path: Any) -> Iterator[dict[str, Any]]:
     """A fresh store per test: each counts its own events."""
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    apply_registry(store, _city_with_a_core_element(), actor="tester", reason="city", source=str(CITY))
+    apply_registry(store, city_with_a_core_element(), actor="tester", reason="city", source=str(CITY))
     tokens = {
         name: create_token(store, department=dept, role=role, actor="tester", reason="refusals")[1]
         for name, dept, role in (("reader", "market_regulation", "reader"), ("other", "court", "reader"))

@@ -33,7 +33,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.test_api import CITY
+from tests.support.paths import CITY
 
 GOVREG = [sys.executable, "-m", "govreg"]
 TOKEN_PREFIX = "grt_"  # tokens start with this prefix
@@ -156,7 +156,7 @@ def server(signed: Signed) -> Iterator[tuple[str, str]]:
     from registry.store import Store
     from registry.store.signing import read_key_file
     from registry.store.tokens import create_token
-    from tests.test_api import Server
+    from tests.support.api import Server
 
     store = Store(signed.url, audit_key=read_key_file(signed.key))
     _, plain = create_token(store, department="big_data_center", role="center-admin", actor="t", reason="t")

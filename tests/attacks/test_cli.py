@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from registry.store import Store
-from tests.test_cli import govreg
-from tests.test_store import write_home
+from tests.support.city_home import write_home
+from tests.support.cli import govreg
 
 READ_ONLY = [
     ("owners",),

@@ -21,7 +21,7 @@ from registry.errors import Problem
 from registry.home import Registry
 from registry.load import load_home
 from registry.rules import check_rules
-from tests.test_cli import govreg
+from tests.support.cli import govreg
 
 TODAY = date(2026, 3, 1)
 DIVISIONS = """\

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from cli import app
 from registry.store import Store
 from registry.store.audit import query_events
+from tests.support.paths import CITY
 
-CITY = Path(__file__).resolve().parents[2] / "examples" / "city"
 LAMPS = """\
 elements:
   - code: street_lamps

@@ -21,8 +21,8 @@ from lineage.propagate import Propagation
 from lineage.views import RegistryLineage
 from registry.errors import Problem
 from registry.load import check_home
+from tests.support.paths import CITY
 
-CITY = Path(__file__).resolve().parents[2] / "examples" / "city"
 TODAY = date(2026, 6, 1)
 LOWER = "personal: none, security: public, reason: 已脱敏"
 

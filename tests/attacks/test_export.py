@@ -24,7 +24,8 @@ from registry.store import Store
 from registry.store.apply import apply_registry
 from registry.store.rows import home_specs
 from registry.store.tokens import create_token
-from tests.test_api import CITY, Server
+from tests.support.api import Server
+from tests.support.paths import CITY
 
 TODAY = date.today()
 REQUEST = """

@@ -19,8 +19,9 @@ import pytest
 
 from registry.store import Store
 from registry.store.tokens import create_token
-from tests.test_api import CITY, Server
-from tests.test_cli import govreg
+from tests.support.api import Server
+from tests.support.cli import govreg
+from tests.support.paths import CITY
 
 TODAY = date.today()
 REQUEST = """

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from registry.api.app import create_app
 from registry.store import Store
 from registry.store.tokens import create_token
-from tests.test_cli import govreg
+from tests.support.cli import govreg
 
 HOME = {
     "registry.yaml": 'registry:\n  name: 影响测试市\n  name_en: Impact city\n  division: "500000"\n',

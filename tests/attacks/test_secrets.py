@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from registry.store import Store
-from tests.attacks.test_api_errors import GOVREG, Serve
-from tests.backends import PG_ADMIN, urls
-from tests.test_api import CITY
+from tests.support.api import Serve
+from tests.support.backends import PG_ADMIN, urls
+from tests.support.cli import GOVREG
+from tests.support.paths import CITY
 
 PASSWORD = "s3cret"
 DEAD = [
