@@ -1,4 +1,4 @@
-"""Traversing lineage: upstream or downstream, by table or by column, with a depth limit and paging.
+"""Traversing lineage: upstream or downstream, by table or by column, with a depth limit.
 
 >>> from lineage.models import ColumnEdge, ColumnRef
 >>> g = LineageGraph([ColumnEdge(ColumnRef("t", "a"), ColumnRef("v", "a"), "direct"),
@@ -11,9 +11,8 @@
 
 from __future__ import annotations
 
-import base64
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -83,44 +82,3 @@ class LineageGraph:
                 steps.append(Step(neighbour, level + 1, frozenset(usable), node))
                 queue.append((neighbour, level + 1))
         return steps
-
-
-def encode_cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{index}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The index after which a page starts; an unreadable cursor is an error, not a silent restart."""
-    if not cursor:
-        return -1
-    try:
-        kind, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-        if kind != "offset":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"invalid cursor {cursor!r}") from exc
-
-
-@dataclass(frozen=True)
-class Page:
-    items: tuple[object, ...]
-    start_cursor: str | None
-    end_cursor: str | None
-    has_next_page: bool
-    total: int
-
-
-def paginate(items: Sequence[T], first: int = 50, after: str | None = None) -> Page:
-    """Relay-style paging over a stable sequence."""
-    if first < 0:
-        raise ValueError("first must be zero or more")
-    start = decode_cursor(after) + 1
-    chunk = items[start : start + first]
-    return Page(
-        tuple(chunk),
-        encode_cursor(start) if chunk else None,
-        encode_cursor(start + len(chunk) - 1) if chunk else None,
-        start + len(chunk) < len(items),
-        len(items),
-    )

@@ -90,10 +90,6 @@ class RequestContext:
         self.denials.setdefault((kind, code, what), message)
         return ApiError(ErrorCode.FORBIDDEN, message, entity=f"{kind}:{code}", field=what)
 
-    def require_admin(self, what: str) -> None:
-        if not self.is_admin:
-            raise self.deny("api", what, what, f"{what} needs a center-admin token")
-
     def refresh(self) -> None:
         """After a mutation committed on its own connection: end the read snapshot and forget
         cached rows, so the rest of the request sees what was just written."""

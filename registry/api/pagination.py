@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,11 +10,29 @@ import graphene
 from graphene import relay
 from sqlalchemy import Select, func, select
 
-from lineage.graph import decode_cursor, encode_cursor
 from registry.api.errors import ApiError, ErrorCode
 
 DEFAULT_FIRST = 50
 MAX_FIRST = 1000
+
+
+def encode_cursor(index: int) -> str:
+    """An opaque cursor for the result at ``index`` (0-based)."""
+    return base64.urlsafe_b64encode(f"offset:{index}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The index after which a page starts; an unreadable or forged cursor (not govreg's, or a
+    negative offset) is an error, not a silent restart."""
+    if not cursor:
+        return -1
+    try:
+        kind, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if kind != "offset" or not value.isdigit():  # isdigit: no sign, no spaces, no "1_000"
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"invalid cursor {cursor!r}") from exc
 
 
 class CountedConnection(relay.Connection):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lineage.graph import LineageGraph, Node, decode_cursor, paginate
+from lineage.graph import LineageGraph, Node
 from lineage.models import ColumnRef
 from lineage.propagate import Propagation
 from lineage.views import RegistryLineage
@@ -131,12 +131,6 @@ def test_graph_walks_with_depth_and_pages_with_cursors(city) -> None:  # type: i
     values_only = graph.walk(Node("enterprise_registration", "uscc"), "downstream", include_indirect=False)
     with_indirect = graph.walk(Node("enterprise_registration", "uscc"), "downstream")
     assert len(values_only) < len(with_indirect)
-    first = paginate(with_indirect, first=3)
-    assert len(first.items) == 3 and first.has_next_page and first.total == len(with_indirect)
-    second = paginate(with_indirect, first=3, after=first.end_cursor)
-    assert second.items[0] == with_indirect[3]
-    with pytest.raises(ValueError, match="invalid cursor"):
-        decode_cursor("not-a-cursor")
 
 
 def test_impact_command_names_views_and_consumers(tmp_path: Path) -> None:

@@ -237,3 +237,17 @@ def test_revoked_token_is_refused_and_token_changes_are_audited(env: dict[str, A
     with store.read() as conn:
         actions = [e["action"] for e in query_events(conn, kind="token", code=str(token.id))]
     assert actions == ["token_revoke", "token_create"]
+
+
+def test_cursors_round_trip_and_a_forged_one_is_refused() -> None:
+    """The API's cursors are opaque offsets; one that is not govreg's is an error, never page one."""
+    from registry.api.pagination import decode_cursor, encode_cursor
+
+    assert [decode_cursor(encode_cursor(i)) for i in (0, 1, 999)] == [0, 1, 999]
+    assert decode_cursor(None) == -1
+    negative = encode_cursor(0).replace(
+        encode_cursor(0), __import__("base64").urlsafe_b64encode(b"offset:-5").decode()
+    )
+    for forged in ("not-a-cursor", negative, "b2Zmc2V0Ong=", "bGltaXQ6Mw=="):  # offset:x, limit:3
+        with pytest.raises(ValueError, match="invalid cursor"):
+            decode_cursor(forged)
