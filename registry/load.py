@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
+import json
 import os
 import typing
 from collections.abc import Iterable, Iterator
@@ -424,15 +426,90 @@ def load_home(home: str | Path) -> tuple[Registry, list[Problem]]:
 def suite_problems(home: str | Path, registry: Registry) -> list[Problem]:
     """Problems of the Great Expectations suites in ``<home>/suites`` (QA codes), if there are any.
 
-    Great Expectations is imported only when the home has suites: validating a home without
-    them stays fast.
+    Great Expectations is imported only when the home has suites, and only when one of them is
+    not known to pass already: a suite GX accepted is remembered (:class:`SuiteCheckCache`) by
+    its exact bytes, the GX and govreg versions and its dataset's columns, so validating an
+    unchanged home again does not pay for importing GX; any change to any of them checks again.
     """
     folder = Path(home) / "suites"
-    if not folder.is_dir() or not any(folder.glob("*.json")):
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return []
+    cache = SuiteCheckCache.open()
+    keys = {path: cache.key(path, registry) for path in files}
+    if all(k is not None and cache.passed(k) for k in keys.values()):
         return []
     from expectations.suites import load_suites
 
-    return load_suites(Path(home), registry)[1]
+    problems = load_suites(Path(home), registry)[1]
+    failed = {p.location.file for p in problems}
+    for path, key in keys.items():
+        if key is not None and display_path(path) not in failed:
+            cache.remember(key)
+    cache.save()
+    return problems
+
+
+class SuiteCheckCache:
+    """Suites Great Expectations accepted, by content: ``$GOVREG_CACHE_DIR`` (default
+    ``$XDG_CACHE_HOME/govreg``, else ``~/.cache/govreg``) ``/suite-checks.json``; set
+    ``GOVREG_CACHE_DIR=off`` to check every suite every time. Only passes are remembered: a suite
+    with a problem is checked again each time, and an unreadable cache is an empty one."""
+
+    def __init__(self, path: Path | None, known: set[str]):
+        self.path, self.known, self.changed = path, known, False
+
+    @classmethod
+    def open(cls) -> SuiteCheckCache:
+        where = os.environ.get("GOVREG_CACHE_DIR")
+        if where == "off":
+            return cls(None, set())
+        base = (
+            Path(where)
+            if where
+            else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "govreg"
+        )
+        path = base / "suite-checks.json"
+        try:
+            known = set(json.loads(path.read_text(encoding="utf-8")).get("passed", []))
+        except (OSError, ValueError, AttributeError):
+            known = set()
+        return cls(path, known)
+
+    def key(self, suite: Path, registry: Registry) -> str | None:
+        """What a pass depends on: the suite's bytes, the dataset's columns, GX's and govreg's
+        versions (govreg registers expectations of its own). None when it cannot be told."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        dataset = registry.datasets.get(suite.stem)
+        if dataset is None or self.path is None:
+            return None
+        try:
+            versions = f"{version('great_expectations')}/{version('govreg')}"
+            content = suite.read_bytes()
+        except (OSError, PackageNotFoundError):
+            return None
+        columns = ",".join(sorted(c.element for c in dataset.columns))
+        return hashlib.sha256(b"\0".join([content, columns.encode(), versions.encode()])).hexdigest()
+
+    def passed(self, key: str) -> bool:
+        return key in self.known
+
+    def remember(self, key: str) -> None:
+        if key not in self.known:
+            self.known.add(key)
+            self.changed = True
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        try:  # written whole or not at all; a cache that cannot be written is only slower
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps({"passed": sorted(self.known)[-10_000:]}), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError:
+            pass
 
 
 def check_home(home: str | Path, today: date | None = None) -> tuple[Registry, list[Problem]]:

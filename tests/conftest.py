@@ -26,6 +26,8 @@ FIXTURE_AUDIT_PUBLIC = base64.b64encode(
 
 
 def pytest_configure() -> None:
+    # every suite is checked by GX in every test (the cache of passed suites is tested on its own)
+    os.environ["GOVREG_CACHE_DIR"] = "off"
     os.environ["GOVREG_AUDIT_KEY"] = FIXTURE_AUDIT_KEY
     os.environ.pop("GOVREG_AUDIT_KEY_FILE", None)
     os.environ.pop("GOVREG_AUDIT_PUBLIC_KEY", None)

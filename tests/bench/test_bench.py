@@ -70,9 +70,9 @@ def test_graphql_bench_answers_every_query_through_http() -> None:
 
 def test_cli_bench_times_both_pairs_against_their_baselines() -> None:
     figures = load("cli").main(["--repeat", "1", "--json"])
-    for name in ("help", "validate", "validate_with_suites"):
+    for name in ("help", "validate", "validate_with_suites", "validate_with_suites_cold"):
         ratio_of(figures[name], "ratio", "seconds", "baseline_seconds")
-    for name in ("help", "validate"):
+    for name in ("help", "validate", "validate_with_suites"):
         assert figures[name]["met"] == (figures[name]["ratio"] <= figures[name]["target"])
-    # the suites cost Great Expectations' import: a validate that skipped them would be as fast
-    assert figures["validate_with_suites"]["seconds"] > figures["validate"]["seconds"]
+    # a suite not seen before costs Great Expectations' import; one known to pass does not
+    assert figures["validate_with_suites_cold"]["seconds"] > figures["validate_with_suites"]["seconds"]

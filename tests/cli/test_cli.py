@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -301,3 +302,34 @@ def test_a_view_key_must_be_an_output_column(tmp_path: Path) -> None:
     [found] = [p for p in data["problems"] if p["code"] == "GOV016"]
     assert "view 'enterprise_360' key 'uscc_code' is not one of its output columns" in found["message"]
     assert found["file"] == "city/views/enterprise_360.yaml" and data["ok"] is False
+
+
+def test_a_suite_known_to_pass_is_not_checked_again_and_a_changed_one_is(tmp_path: Path) -> None:
+    """The cache of passed suites: an unchanged home is validated again without importing GX; a
+    suite changed by one byte is checked by GX again and its problem reported; nothing is
+    remembered of a suite that failed; GOVREG_CACHE_DIR=off checks every time."""
+    home = tmp_path / "city"
+    shutil.copytree(CITY, home)
+    env = {"GOVREG_CACHE_DIR": str(tmp_path / "cache")}
+
+    def loads_gx(**extra: str) -> bool:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "govreg", "validate", "--home", str(home)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **env, **extra},
+        )
+        assert done.returncode in (0, 1), done.stderr[-2000:]
+        return "great_expectations" in done.stderr
+
+    assert loads_gx()  # first time: checked by GX, remembered
+    assert not loads_gx()  # unchanged: known to pass
+    assert loads_gx(GOVREG_CACHE_DIR="off")
+    suite = home / "suites" / "enterprise_registration.json"
+    data = json.loads(suite.read_text(encoding="utf-8"))
+    data["expectations"][0]["type"] = "expect_column_values_to_be_bogus"
+    suite.write_text(json.dumps(data), encoding="utf-8")
+    result = govreg("validate", "--home", str(home), cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "QA002" in result.stderr
+    assert loads_gx()  # a failed suite is checked again, every time
