@@ -450,6 +450,20 @@ def suite_problems(home: str | Path, registry: Registry) -> list[Problem]:
     return problems
 
 
+def _suite_code() -> bytes:
+    """The source of govreg's suite loading and custom expectations: a checkout whose code changed
+    without a new version number still checks its suites again. Found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("expectations")
+    if spec is None or not spec.submodule_search_locations:
+        return b""
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return b"".join(
+        (folder / name).read_bytes() for name in ("suites.py", "custom.py") if (folder / name).is_file()
+    )
+
+
 class SuiteCheckCache:
     """Suites Great Expectations accepted, by content: ``$GOVREG_CACHE_DIR`` (default
     ``$XDG_CACHE_HOME/govreg``, else ``~/.cache/govreg``) ``/suite-checks.json``; set
@@ -490,7 +504,9 @@ class SuiteCheckCache:
         except (OSError, PackageNotFoundError):
             return None
         columns = ",".join(sorted(c.element for c in dataset.columns))
-        return hashlib.sha256(b"\0".join([content, columns.encode(), versions.encode()])).hexdigest()
+        return hashlib.sha256(
+            b"\0".join([content, columns.encode(), versions.encode(), _suite_code()])
+        ).hexdigest()
 
     def passed(self, key: str) -> bool:
         return key in self.known
