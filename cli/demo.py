@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import render
 from cli.common import (
     console,
     emit,
@@ -70,6 +71,7 @@ def demo(
             actor=os.environ.get("GOVREG_ACTOR") or "govreg-demo",
             force=force,
             progress=working,
+            table_printer=render.rows,
         )
     except DeclarationError as exc:
         if as_json:

@@ -222,7 +222,7 @@ def rows(
             least = max([cell_len(header), *(cell_len(line) for v in values for line in v.splitlines())])
             table.add_column(header, no_wrap=True, min_width=least, overflow="fold")
         else:  # text folds, but never below a readable width (a word of the header, a short value)
-            words = [cell_len(w) for w in header.split()] + [cell_len(v) for v in values]
+            words = [cell_len(w) for text in (header, *values) for w in text.split()] or [1]
             least = min(max(words), TEXT_MIN_WIDTH)
             table.add_column(
                 header, overflow="fold", min_width=least, justify="right" if header in nums else "left"
@@ -230,16 +230,33 @@ def rows(
         needed += least + 2  # the cell's padding
     for row in data:
         table.add_row(*(v if markup else escape(v) for v in row))
-    if needed <= (width or console.width):
+    room = width or console.width
+    if needed <= room and _fits(table, room):
         console.print(table)
         return
     console.print(f"[bold]{escape(title)}[/]")
-    label = max(len(h) for h in headers)
+    label = max(cell_len(h) for h in headers)  # cells: a Chinese header is twice as wide
     for row in data:
         for header, value in zip(headers, row, strict=True):
             if value:
-                console.print(f"  {header:<{label}}  {value if markup else escape(value)}", soft_wrap=True)
+                pad = " " * (label - cell_len(header))
+                console.print(
+                    f"  {escape(header)}{pad}  {value if markup else escape(value)}", soft_wrap=True
+                )
         console.print()
+
+
+def _fits(table: Any, room: int) -> bool:
+    """Whether rich lays ``table`` out in ``room`` cells without cropping it: rendered once off
+    screen, its closing corner must be there (rich cuts a table it cannot shrink further)."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(width=room, file=out, color_system=None, highlight=False).print(table)
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    return bool(lines) and lines[-1].endswith("┘")
 
 
 def fields(title: str, values: Iterable[tuple[str, Any]]) -> None:

@@ -154,14 +154,17 @@ def run_demo(
     today: date | None = None,
     force: bool = False,
     progress: Callable[[str], AbstractContextManager[Any]] | None = None,
+    table_printer: Callable[..., None] | None = None,
 ) -> DemoResult:
     """The demo on its own home, store and data folder (``.govreg/demo``) unless given others.
 
     It never applies over a store holding another registry, or deletes anything a store holds,
     unless ``force`` (:class:`DemoRefused` before anything is written). ``progress(message)``
-    wraps each step that takes more than a moment (the CLI shows a spinner there on a terminal).
+    wraps each step that takes more than a moment (the CLI shows a spinner there on a terminal);
+    ``table_printer`` prints the summary table (the CLI's, which never cuts an identifier).
     """
     step = progress or (lambda _message: nullcontext())
+    quiet_tables = bool(getattr(console, "quiet", False))  # --json: the report goes nowhere
     from examples.generator import generate
 
     started = time.perf_counter()
@@ -270,7 +273,7 @@ def run_demo(
         {code: latest_results(store, code) for code in registry.datasets},
         published,
     )
-    _summary(console, registry, loads, checks)
+    _summary(console, registry, loads, checks, None if quiet_tables else table_printer)
     mismatched = [r for r in reconciled if not r["match"]]
     console.print(
         f"[bold]6. quality[/] {sum(c['passed'] for c in checks.values())} checks passed, "
@@ -309,7 +312,11 @@ def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any
 
 
 def _summary(
-    console: Console, registry: Any, loads: list[dict[str, Any]], checks: dict[str, dict[str, Any]]
+    console: Console,
+    registry: Any,
+    loads: list[dict[str, Any]],
+    checks: dict[str, dict[str, Any]],
+    table_printer: Callable[..., None] | None = None,
 ) -> None:
     per: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
@@ -326,10 +333,10 @@ def _summary(
             dept["datasets"].add(code)
             dept["rows"] += row["rows_loaded"] or 0
             dept["rejected_rows"] += row["rows_rejected"] or 0
-    table = Table(title=f"sample city: {registry.settings.name} / {registry.settings.name_en or ''}")
+    title = f"sample city: {registry.settings.name} / {registry.settings.name_en or ''}"
     numeric = ("datasets loaded", "rows", "rows set aside", "checks passed", "checks failed")
-    for column in ("department", "名称", *numeric, "files refused (why)"):
-        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold")
+    headers = ("department", "名称", *numeric, "files refused (why)")
+    shown: list[tuple[str, ...]] = []
     for code, dept in registry.departments.items():
         stats = per.get(code)
         if stats is None and not any(ds.provider == code for ds in registry.datasets.values()):
@@ -337,15 +344,25 @@ def _summary(
         stats = stats or {"datasets": set(), "rows": 0, "rejected_rows": 0, "refused": []}
         mine = [c for c in checks.values() if c["department"] == code]
         failed = [c for c in mine if not c["passed"]]
-        table.add_row(
-            code,
-            dept.name,
-            str(len(stats["datasets"])),
-            f"{stats['rows']:,}",
-            f"{stats['rejected_rows']:,}",
-            str(len(mine) - len(failed)),
-            f"{len(failed)}"
-            + (f" ({sum(c['severity'] == 'ERROR' for c in failed)} blocking)" if failed else ""),
-            "; ".join(stats["refused"]) or "—",
+        shown.append(
+            (
+                code,
+                dept.name,
+                str(len(stats["datasets"])),
+                f"{stats['rows']:,}",
+                f"{stats['rejected_rows']:,}",
+                str(len(mine) - len(failed)),
+                f"{len(failed)}"
+                + (f" ({sum(c['severity'] == 'ERROR' for c in failed)} blocking)" if failed else ""),
+                "; ".join(stats["refused"]) or "—",
+            )
         )
+    if table_printer is not None:  # the CLI's: identifiers never cut, too narrow → one block a row
+        table_printer(title, headers, shown, identifiers=("department",), numbers=numeric)
+        return
+    table = Table(title=title)
+    for column in headers:
+        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold")
+    for values in shown:
+        table.add_row(*(escape(v) for v in values))
     console.print(table)

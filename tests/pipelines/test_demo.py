@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
+from rich.cells import cell_len
 
 from pipelines.resources import CITY
 from registry.load import load_valid_home
@@ -21,7 +23,7 @@ def test_demo_applies_generates_materializes_refuses_and_summarises(tmp_path: Pa
     store = f"sqlite:///{tmp_path / 'store.db'}"
     args = ("demo", "--rows", "3000", "--seed", "11", "--store", store, "--data", "data")
     env = {"DAGSTER_HOME": str(tmp_path / "dagster")}
-    first = govreg(*args, cwd=tmp_path, env=env)
+    first = govreg(*args, cwd=tmp_path, env={**env, "COLUMNS": "100"})  # the report at 100 columns
     assert first.returncode == 0, first.stdout + first.stderr
     # a successful demo says nothing on stderr: no DuckDB "leaked instance" report at exit
     assert first.stderr == "", first.stderr[-2000:]
@@ -33,8 +35,12 @@ def test_demo_applies_generates_materializes_refuses_and_summarises(tmp_path: Pa
     expected = len(registry.datasets) + len(registry.views) + len(registry.indicators)
     assert f"{expected} assets materialized" in out
     assert "refused and quarantined" in out and "ING001" in out and "lxdh" in out
+    words = set(re.findall(r"[A-Za-z0-9_]+", out))
     for dept in {ds.provider for ds in registry.datasets.values()}:
         assert registry.departments[dept].name in out
+        assert dept in words  # whole: the summary never cuts a department code in two
+    tables = [line for line in out.splitlines() if any(c in line for c in "│┃┏└")]
+    assert all(cell_len(line) <= 100 for line in tables)  # prose lines wrap in the terminal
 
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["datasets"]) == set(registry.datasets)
