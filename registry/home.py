@@ -27,7 +27,7 @@ from registry.model import (
     Spec,
     View,
 )
-from registry.vocab import PersonalInfo, SecurityLevel, SharingType, strictest
+from registry.vocab import PersonalInfo, SecurityLevel, SharingType, did_you_mean, strictest
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,16 @@ class Registry:
         return (section == "elements" and code in self.declared_twice) or (section, code) in self.rejected
 
     def did_you_mean(self, section: str, code: str) -> str:
-        """`` — did you mean 'x'?`` naming the declared code closest to a misspelt reference, or ''.
+        """``; did you mean 'x'?`` naming the declared code closest to a misspelt reference, or ''.
 
         >>> Registry.empty().did_you_mean("elements", "usc")
         ''
         """
-        import difflib
-
         declared = [*self.section(section), *(c for s, c in self.rejected if s == section)]
         if section == "elements":
             declared += self.declared_twice
-        guess = difflib.get_close_matches(code, declared, n=1, cutoff=0.6)
-        return f"; did you mean '{guess[0]}'?" if guess else ""
+        guess = did_you_mean(code, declared)
+        return f"; did you mean '{guess}'?" if guess else ""
 
     @classmethod
     def empty(cls) -> Registry:

@@ -11,13 +11,12 @@ sections ``departments``, ``codelists``, ``elements``, ``datasets``, ``views``, 
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import io
 import json
 import os
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -38,6 +37,7 @@ from registry.source import (
     parse_yaml,
     unclosed_quote_cause,
 )
+from registry.vocab import did_you_mean
 
 SETTINGS_KEY = "registry"
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "suites", "landing", "quarantine"})
@@ -355,16 +355,6 @@ class _Loader:
             else:
                 message = str(error["msg"]).removeprefix("Value error, ")
                 self.problem("YAML003", f"{label}: field '{field}': {message}", shown, line)
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of ``choices`` to a misspelt ``word`` (difflib), or None when none is close.
-
-    >>> did_you_mean("ownr", ["owner", "provider", "code"])
-    'owner'
-    """
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:

@@ -66,24 +66,20 @@ def identifiers(r: Registry, today: date) -> Iterator[Problem]:
                 yield _p("GOV025", f"{noun} code '{code}' is not a lower-case identifier", entity)
 
 
-def _unknown(r: Registry, section: str, code: str) -> bool:
-    """Whether a reference names nothing declared in ``section``: a finding. A code whose
-    declaration was rejected (or an element declared twice) is declared: its own error is the
-    finding, and "unknown" here would only echo it."""
-    return not r.is_declared(section, code)
+def _missing(r: Registry, section: str, code: str) -> str | None:
+    """None when ``code`` is declared in ``section``; else the end of the finding's message (a
+    "did you mean" naming the closest declared code, or nothing). A code whose declaration was
+    rejected (or an element declared twice) is declared: its own error is the finding, and
+    "unknown" here would only echo it."""
+    return None if r.is_declared(section, code) else r.did_you_mean(section, code)
 
 
 def departments(r: Registry, today: date) -> Iterator[Problem]:
     """GOV002 unknown parent, GOV014 cycles, GOV028 a bad unified social credit code, GOV034 one
     code for two departments."""
     for code, dept in r.departments.items():
-        if dept.parent is not None and _unknown(r, "departments", dept.parent):
-            yield _p(
-                "GOV002",
-                f"department '{code}' has unknown parent '{dept.parent}'"
-                + r.did_you_mean("departments", dept.parent),
-                dept,
-            )
+        if dept.parent is not None and (hint := _missing(r, "departments", dept.parent)) is not None:
+            yield _p("GOV002", f"department '{code}' has unknown parent '{dept.parent}'{hint}", dept)
         if dept.uscc and not is_valid("gb32100", dept.uscc):
             yield _p(
                 "GOV028", f"department '{code}' has an invalid unified social credit code '{dept.uscc}'", dept
@@ -128,12 +124,9 @@ def center(r: Registry, today: date) -> Iterator[Problem]:
 def element_ownership(r: Registry, today: date) -> Iterator[Problem]:
     """GOV005: exactly one owner department, and it exists."""
     for code, element in r.elements.items():
-        if _unknown(r, "departments", element.owner):
+        if (hint := _missing(r, "departments", element.owner)) is not None:
             yield _p(
-                "GOV005",
-                f"element '{code}' is owned by unknown department '{element.owner}'"
-                + r.did_you_mean("departments", element.owner),
-                element,
+                "GOV005", f"element '{code}' is owned by unknown department '{element.owner}'{hint}", element
             )
 
 
@@ -169,15 +162,16 @@ def element_status(r: Registry, today: date) -> Iterator[Problem]:
         if element.status != Status.SUPERSEDED:
             continue
         target = r.elements.get(element.replaced_by or "")
-        if target is None and _unknown(r, "elements", element.replaced_by or ""):
-            yield _p(
-                "GOV013",
-                f"element '{code}' is superseded but replaced_by "
-                f"{element.replaced_by!r} is not a registered element"
-                + r.did_you_mean("elements", element.replaced_by or ""),
-                element,
-            )
-        elif target is not None and target.status in INACTIVE:
+        if target is None:
+            hint = _missing(r, "elements", element.replaced_by or "")
+            if hint is not None:
+                yield _p(
+                    "GOV013",
+                    f"element '{code}' is superseded but replaced_by "
+                    f"{element.replaced_by!r} is not a registered element{hint}",
+                    element,
+                )
+        elif target.status in INACTIVE:
             yield _p(
                 "GOV013",
                 f"element '{code}' is replaced by '{target.code}', which is itself {target.status}",
@@ -280,12 +274,8 @@ def value_domains(r: Registry, today: date) -> Iterator[Problem]:
             yield _p("GOV018", f"{label}: give either codes or code_list", element)
         if d.date_format is not None and "%" not in d.date_format:
             yield _p("GOV018", f"{label}: date_format {d.date_format!r} has no strftime directive", element)
-        if d.code_list is not None and _unknown(r, "codelists", d.code_list):
-            yield _p(
-                "GOV002",
-                f"{label}: unknown code list '{d.code_list}'" + r.did_you_mean("codelists", d.code_list),
-                element,
-            )
+        if d.code_list is not None and (hint := _missing(r, "codelists", d.code_list)) is not None:
+            yield _p("GOV002", f"{label}: unknown code list '{d.code_list}'{hint}", element)
         if (d.min is not None or d.max is not None) and not element.type.is_numeric:
             yield _p("GOV026", f"{label}: a numeric range needs a numeric type, not {element.type}", element)
         if d.check_digit is not None and not element.type.is_text:
@@ -317,27 +307,20 @@ def duplicate_elements(r: Registry, today: date) -> Iterator[Problem]:
 def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
     """GOV003, GOV004, GOV023, GOV016, GOV017, GOV002 (provider): what a dataset may collect."""
     for code, ds in r.datasets.items():
-        if _unknown(r, "departments", ds.provider):
-            yield _p(
-                "GOV002",
-                f"dataset '{code}' has unknown provider department '{ds.provider}'"
-                + r.did_you_mean("departments", ds.provider),
-                ds,
-            )
+        if (hint := _missing(r, "departments", ds.provider)) is not None:
+            yield _p("GOV002", f"dataset '{code}' has unknown provider department '{ds.provider}'{hint}", ds)
         names: set[str] = set()
         elements: set[str] = set()
         for column in ds.columns:
             element = r.elements.get(column.element)
-            if element is None and not _unknown(r, "elements", column.element):
-                pass  # GOV001 or a rejected declaration: its own error is the finding
-            elif element is None:
-                yield _p(
-                    "GOV003",
-                    f"column '{column.name}' maps to unregistered element '{column.element}'"
-                    + r.did_you_mean("elements", column.element),
-                    column,
-                    f"register '{column.element}' in elements/ or remove the column",
-                )
+            if element is None:  # quiet for GOV001 or a rejected declaration: its own error is the finding
+                if (hint := _missing(r, "elements", column.element)) is not None:
+                    yield _p(
+                        "GOV003",
+                        f"column '{column.name}' maps to unregistered element '{column.element}'{hint}",
+                        column,
+                        f"register '{column.element}' in elements/ or remove the column",
+                    )
             elif element.status in INACTIVE:
                 repl = f"; its replacement is '{element.replaced_by}'" if element.replaced_by else ""
                 yield _p(
@@ -366,13 +349,8 @@ def dataset_columns(r: Registry, today: date) -> Iterator[Problem]:
             f"dataset '{code}'", ds.sharing, ds.sharing_condition, ds.legal_basis, ds
         )
         for related in ds.related:
-            if _unknown(r, "datasets", related):
-                yield _p(
-                    "GOV002",
-                    f"dataset '{code}' relates to unknown dataset '{related}'"
-                    + r.did_you_mean("datasets", related),
-                    ds,
-                )
+            if (hint := _missing(r, "datasets", related)) is not None:
+                yield _p("GOV002", f"dataset '{code}' relates to unknown dataset '{related}'{hint}", ds)
 
 
 def basic_items(r: Registry, today: date) -> Iterator[Problem]:
@@ -476,13 +454,8 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
     GOV032 a provider that does not own what it grants."""
     for code, agr in r.agreements.items():
         for role, dept in (("consumer", agr.consumer), ("provider", agr.provider)):
-            if dept is not None and _unknown(r, "departments", dept):
-                yield _p(
-                    "GOV002",
-                    f"agreement '{code}' names unknown {role} department '{dept}'"
-                    + r.did_you_mean("departments", dept),
-                    agr,
-                )
+            if dept is not None and (hint := _missing(r, "departments", dept)) is not None:
+                yield _p("GOV002", f"agreement '{code}' names unknown {role} department '{dept}'{hint}", agr)
         if not agr.elements and not agr.datasets:
             yield _p("GOV002", f"agreement '{code}' grants nothing: list elements or datasets", agr)
         for granted, owner in provider_mismatches(r, agr):
@@ -493,15 +466,11 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
             )
         for element_code in agr.elements:
             element = r.elements.get(element_code)
-            if element is None and not _unknown(r, "elements", element_code):
-                continue  # GOV001 or a rejected declaration: its own error is the finding
-            if element is None:
-                yield _p(
-                    "GOV002",
-                    f"agreement '{code}' names unknown element '{element_code}'"
-                    + r.did_you_mean("elements", element_code),
-                    agr,
-                )
+            if element is None:  # quiet for GOV001 or a rejected declaration: its own error is the finding
+                if (hint := _missing(r, "elements", element_code)) is not None:
+                    yield _p(
+                        "GOV002", f"agreement '{code}' names unknown element '{element_code}'{hint}", agr
+                    )
             elif element.sharing == SharingType.NOT_SHARED:
                 yield _p(
                     "GOV009",
@@ -511,15 +480,12 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
                 )
         for dataset_code in agr.datasets:
             dataset = r.datasets.get(dataset_code)
-            if dataset is None and (dataset_code in r.views or not _unknown(r, "datasets", dataset_code)):
-                continue
-            if dataset is None:
-                yield _p(
-                    "GOV002",
-                    f"agreement '{code}' names unknown dataset '{dataset_code}'"
-                    + r.did_you_mean("datasets", dataset_code),
-                    agr,
-                )
+            if dataset is None:  # a view may be granted too (checked by exposure())
+                hint = None if dataset_code in r.views else _missing(r, "datasets", dataset_code)
+                if hint is not None:
+                    yield _p(
+                        "GOV002", f"agreement '{code}' names unknown dataset '{dataset_code}'{hint}", agr
+                    )
             elif dataset.sharing == SharingType.NOT_SHARED:  # views are checked by exposure()
                 yield _p(
                     "GOV009", f"agreement '{code}' grants dataset '{dataset_code}', which is not shared", agr
@@ -554,32 +520,16 @@ def agreements(r: Registry, today: date) -> Iterator[Problem]:
 def services(r: Registry, today: date) -> Iterator[Problem]:
     """GOV002 references, GOV020 asking applicants for shared data, GOV029 ungranted sharing."""
     for code, svc in r.services.items():
-        if _unknown(r, "departments", svc.department):
-            yield _p(
-                "GOV002",
-                f"service '{code}' names unknown department '{svc.department}'"
-                + r.did_you_mean("departments", svc.department),
-                svc,
-            )
+        if (hint := _missing(r, "departments", svc.department)) is not None:
+            yield _p("GOV002", f"service '{code}' names unknown department '{svc.department}'{hint}", svc)
         for item in svc.elements:
             element = r.elements.get(item.element)
-            if element is None and not _unknown(r, "elements", item.element):
-                continue  # GOV001 or a rejected declaration: its own error is the finding
-            if element is None:
-                yield _p(
-                    "GOV002",
-                    f"service '{code}' needs unknown element '{item.element}'"
-                    + r.did_you_mean("elements", item.element),
-                    item,
-                )
+            if element is None:  # quiet for GOV001 or a rejected declaration: its own error is the finding
+                if (hint := _missing(r, "elements", item.element)) is not None:
+                    yield _p("GOV002", f"service '{code}' needs unknown element '{item.element}'{hint}", item)
                 continue
-            if item.agreement is not None and _unknown(r, "agreements", item.agreement):
-                yield _p(
-                    "GOV002",
-                    f"service '{code}' names unknown agreement '{item.agreement}'"
-                    + r.did_you_mean("agreements", item.agreement),
-                    item,
-                )
+            if item.agreement is not None and (hint := _missing(r, "agreements", item.agreement)) is not None:
+                yield _p("GOV002", f"service '{code}' names unknown agreement '{item.agreement}'{hint}", item)
             granted = _service_may_share(r, svc.department, element, today)
             held = bool(r.providers.get(element.code))
             # The owner's own service is where the element is first collected: the one source.
@@ -620,12 +570,8 @@ def queries(r: Registry, today: date) -> Iterator[Problem]:
     for section in ("views", "indicators"):
         for code, q in r.section(section).items():
             owner = q.owner  # type: ignore[attr-defined]
-            if _unknown(r, "departments", owner):
-                yield _p(
-                    "GOV002",
-                    f"{q.kind} '{code}' has unknown owner '{owner}'" + r.did_you_mean("departments", owner),  # type: ignore[attr-defined]
-                    q,
-                )
+            if (hint := _missing(r, "departments", owner)) is not None:
+                yield _p("GOV002", f"{q.kind} '{code}' has unknown owner '{owner}'{hint}", q)  # type: ignore[attr-defined]
 
 
 def orphans(r: Registry, today: date) -> Iterator[Problem]:

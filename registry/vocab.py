@@ -15,7 +15,7 @@ YAML may use the token, the Chinese label, or a city's own label configured in `
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TypeVar
 
@@ -309,6 +309,17 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
 E = TypeVar("E", bound=StrEnum)
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``word`` (difflib), or None when none is close:
+    the one rule every "did you mean" of govreg uses (keys, vocabulary values, references).
+
+    >>> did_you_mean("ownr", ["owner", "provider", "code"])
+    'owner'
+    """
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def normalize(enum: type[E], value: object, extra: Mapping[str, str] | None = None) -> E:
     """Map a token or label to the vocabulary, or raise ValueError naming what is allowed."""
     if isinstance(value, enum):
@@ -325,12 +336,11 @@ def normalize(enum: type[E], value: object, extra: Mapping[str, str] | None = No
             return enum(candidate)
         except ValueError:
             pass
-    accepted = [*enum, *LABELS.get(enum, {}), *(extra or {})]
-    guess = difflib.get_close_matches(text.lower(), [str(a) for a in accepted], n=1, cutoff=0.6)
+    guess = did_you_mean(text.lower(), [str(a) for a in (*enum, *LABELS.get(enum, {}), *(extra or {}))])
     meant = ""
     if guess:  # name the token a label stands for: 'did you mean 有条件共享 (conditional)?'
-        token = (extra or {}).get(guess[0]) or LABELS.get(enum, {}).get(guess[0]) or guess[0]
-        meant = f"; did you mean '{guess[0]}'" + (f" ({token})" if token != guess[0] else "") + "?"
+        token = (extra or {}).get(guess) or LABELS.get(enum, {}).get(guess) or guess
+        meant = f"; did you mean '{guess}'" + (f" ({token})" if token != guess else "") + "?"
     raise ValueError(f"expected one of {', '.join(enum)}, got {value!r}{meant}")
 
 
