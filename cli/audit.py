@@ -126,7 +126,7 @@ def audit(
         shown_rows.append(
             (
                 event["seq"],
-                render.when(event["ts"]).rsplit(" ", 1)[0],
+                render.when(event["ts"], offset=False),
                 visible(event["actor"]),
                 visible(event["action"]),
                 visible(event["entity_kind"]) + "\n" + visible(event["entity_code"]),

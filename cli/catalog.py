@@ -62,8 +62,7 @@ def _show(kind: str, text: str, store: str, as_json: bool, kinds: tuple[str, ...
 
     registry = stored_registry(open_store(store))
     code = _resolve(kinds or (kind,), text, registry)
-    detail_of = {"indicator": "view"}.get(kind, kind)
-    detail = getattr(queries, f"{detail_of}_detail")(registry, code)
+    detail = getattr(queries, f"{kind}_detail")(registry, code)
     if as_json:
         emit(detail)
         return
@@ -80,7 +79,7 @@ def _show(kind: str, text: str, store: str, as_json: bool, kinds: tuple[str, ...
         console.print(f"[bold]{escape(key)}[/]: {escape(render.human(key, value))}", soft_wrap=True)
     if entity.get("query"):
         console.print(f"[bold]SQL[/] ({entity.get('dialect', '')}):")
-        console.print(escape(str(entity["query"]).strip()), soft_wrap=True, markup=True)
+        console.print(str(entity["query"]).strip(), soft_wrap=True, markup=False)
     for key, value in detail.items():
         if not isinstance(value, list) or not value:
             continue

@@ -71,7 +71,7 @@ def demo(
             actor=os.environ.get("GOVREG_ACTOR") or "govreg-demo",
             force=force,
             progress=working,
-            table_printer=render.rows,
+            table_printer=None if as_json else render.rows,  # render.rows prints on the CLI's console
         )
     except DeclarationError as exc:
         if as_json:

@@ -51,7 +51,7 @@ VOCABULARY: Mapping[str, type[StrEnum]] = {
 up in :class:`AgreementStatus` too)."""
 
 TEXT_MIN_WIDTH = 12
-"""The narrowest a folding column of a table gets: below it, rows are printed as blocks."""
+"""The narrowest a folding column of a table gets (or its longest word, if shorter)."""
 
 CHECK_DIGITS = {
     CheckDigit.GB32100: "GB 32100",
@@ -140,11 +140,12 @@ def person(spec: Mapping[str, Any]) -> str:
     return text.strip()
 
 
-def when(value: str | datetime | None) -> str:
-    """A stored time (ISO 8601; naive means UTC) in Asia/Shanghai, to the second, zone shown.
+def when(value: str | datetime | None, *, offset: bool = True) -> str:
+    """A stored time (ISO 8601; naive means UTC) in Asia/Shanghai, to the second, zone shown
+    (leave it out with ``offset=False`` where a table's title names the zone).
 
-    >>> when("2026-12-08T04:40:56.834955Z")
-    '2026-12-08 12:40:56 +08:00'
+    >>> when("2026-12-08T04:40:56.834955Z"), when("2026-12-08T04:40:56Z", offset=False)
+    ('2026-12-08 12:40:56 +08:00', '2026-12-08 12:40:56')
     >>> when(None)
     ''
     """
@@ -156,8 +157,8 @@ def when(value: str | datetime | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZONE)
-    offset = local.strftime("%z")
-    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+    zone = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S}" + (f" {zone[:3]}:{zone[3:]}" if offset else "")
 
 
 def human(field: str, value: Any) -> str:
@@ -174,14 +175,8 @@ def human(field: str, value: Any) -> str:
         return "yes" if value else "no"
     if field == "domain" and isinstance(value, Mapping):
         return domain(value)
-    if field in ("stewards", "contact", "contacts"):
-        people = value if isinstance(value, list) else [value]
-        return "; ".join(person(p) if isinstance(p, Mapping) else str(p) for p in people)
-    if field in ("ts", "time", "created_at", "last_used", "revoked_at", "expires_at", "at"):
-        try:
-            return when(value)
-        except ValueError:
-            return str(value)
+    if field == "stewards":
+        return "; ".join(person(p) if isinstance(p, Mapping) else str(p) for p in value)
     if isinstance(value, Mapping):
         return "; ".join(f"{k} {human(str(k), v)}" for k, v in value.items() if v not in (None, "", [], {}))
     if isinstance(value, list | tuple):
@@ -197,13 +192,13 @@ def rows(
     identifiers: Iterable[str] = (),
     numbers: Iterable[str] = (),
     markup: bool = False,
-    width: int | None = None,
 ) -> None:
-    """Print ``data`` as a table whose ``identifiers`` columns never wrap; other columns fold.
+    """Print ``data`` as a table whose ``identifiers`` columns never wrap; other columns fold,
+    never below a readable width.
 
-    When the terminal is too narrow for the identifier columns side by side, every row is
-    printed as a block of ``header: value`` lines instead, so no code is ever cut in two.
-    With ``markup``, values are rich markup the caller escaped (identifiers must be plain).
+    When the terminal is too narrow for that table (rich would crop it), every row is printed as
+    a block of ``header value`` lines instead, so no code is ever cut in two. With ``markup``,
+    values are rich markup the caller escaped (identifiers must be plain).
     """
     from rich.cells import cell_len
     from rich.text import Text
@@ -215,24 +210,27 @@ def rows(
     def plain(value: str) -> str:
         return Text.from_markup(value).plain if markup else value
 
-    needed = len(headers) + 1  # the table's vertical rules
     for index, header in enumerate(headers):
         values = [plain(r[index]) for r in data]
         if header in idents:  # the whole identifier on one line (cell_len: CJK is two cells wide)
             least = max([cell_len(header), *(cell_len(line) for v in values for line in v.splitlines())])
             table.add_column(header, no_wrap=True, min_width=least, overflow="fold")
-        else:  # text folds, but never below a readable width (a word of the header, a short value)
+        else:  # a word of the header or a value, at most TEXT_MIN_WIDTH
             words = [cell_len(w) for text in (header, *values) for w in text.split()] or [1]
-            least = min(max(words), TEXT_MIN_WIDTH)
             table.add_column(
-                header, overflow="fold", min_width=least, justify="right" if header in nums else "left"
+                header,
+                overflow="fold",
+                min_width=min(max(words), TEXT_MIN_WIDTH),
+                justify="right" if header in nums else "left",
             )
-        needed += least + 2  # the cell's padding
     for row in data:
         table.add_row(*(v if markup else escape(v) for v in row))
-    room = width or console.width
-    if needed <= room and _fits(table, room):
+    with console.capture() as captured:  # laid out once, at the terminal's width
         console.print(table)
+    text = captured.get()
+    closing = [line for line in Text.from_ansi(text).plain.splitlines() if line.strip()]
+    if closing and closing[-1].rstrip().endswith("┘"):  # rich crops a table it cannot shrink
+        console.file.write(text)
         return
     console.print(f"[bold]{escape(title)}[/]")
     label = max(cell_len(h) for h in headers)  # cells: a Chinese header is twice as wide
@@ -246,19 +244,6 @@ def rows(
         console.print()
 
 
-def _fits(table: Any, room: int) -> bool:
-    """Whether rich lays ``table`` out in ``room`` cells without cropping it: rendered once off
-    screen, its closing corner must be there (rich cuts a table it cannot shrink further)."""
-    import io
-
-    from rich.console import Console
-
-    out = io.StringIO()
-    Console(width=room, file=out, color_system=None, highlight=False).print(table)
-    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
-    return bool(lines) and lines[-1].endswith("┘")
-
-
 def fields(title: str, values: Iterable[tuple[str, Any]]) -> None:
     """An entity's fields as a two-column table (field, value), values rendered by :func:`human`
     and empty ones left out."""
@@ -270,11 +255,6 @@ def fields(title: str, values: Iterable[tuple[str, Any]]) -> None:
         if text:
             table.add_row(escape(key), escape(text))
     console.print(table)
-
-
-def now_local() -> str:
-    """The time now, as :func:`when` shows it."""
-    return when(datetime.now(UTC))
 
 
 def utc_bound(text: str | None, *, end: bool = False) -> str | None:

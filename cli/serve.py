@@ -243,10 +243,10 @@ def token_list(
                 t.department,
                 t.role,
                 t.label,
-                render.when(t.created_at).rsplit(" ", 1)[0],
+                render.when(t.created_at, offset=False),
                 t.created_by,
-                render.when(t.last_used_at).rsplit(" ", 1)[0] if t.last_used_at else "never",
-                render.when(t.revoked_at).rsplit(" ", 1)[0] if t.revoked_at else "",
+                render.when(t.last_used_at, offset=False) if t.last_used_at else "never",
+                render.when(t.revoked_at, offset=False),
             )
             for t in tokens
         ),

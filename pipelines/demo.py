@@ -164,7 +164,6 @@ def run_demo(
     ``table_printer`` prints the summary table (the CLI's, which never cuts an identifier).
     """
     step = progress or (lambda _message: nullcontext())
-    quiet_tables = bool(getattr(console, "quiet", False))  # --json: the report goes nowhere
     from examples.generator import generate
 
     started = time.perf_counter()
@@ -273,7 +272,7 @@ def run_demo(
         {code: latest_results(store, code) for code in registry.datasets},
         published,
     )
-    _summary(console, registry, loads, checks, None if quiet_tables else table_printer)
+    _summary(console, registry, loads, checks, table_printer)
     mismatched = [r for r in reconciled if not r["match"]]
     console.print(
         f"[bold]6. quality[/] {sum(c['passed'] for c in checks.values())} checks passed, "

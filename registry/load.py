@@ -462,6 +462,21 @@ class SuiteCheckCache:
 
     def __init__(self, path: Path | None, known: set[str]):
         self.path, self.known, self.changed = path, known, False
+        self._salt: bytes | None = None
+
+    @property
+    def salt(self) -> bytes:
+        """What every key shares, read once: GX's and govreg's versions and govreg's suite code.
+        Empty when a version cannot be told (then no key is made)."""
+        if self._salt is None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                versions = f"{version('great_expectations')}/{version('govreg')}".encode()
+            except PackageNotFoundError:
+                versions = b""
+            self._salt = versions + b"\0" + _suite_code() if versions else b""
+        return self._salt
 
     @classmethod
     def open(cls) -> SuiteCheckCache:
@@ -481,22 +496,17 @@ class SuiteCheckCache:
         return cls(path, known)
 
     def key(self, suite: Path, registry: Registry) -> str | None:
-        """What a pass depends on: the suite's bytes, the dataset's columns, GX's and govreg's
-        versions (govreg registers expectations of its own). None when it cannot be told."""
-        from importlib.metadata import PackageNotFoundError, version
-
+        """What a pass depends on: the suite's bytes, the dataset's columns and :attr:`salt`
+        (govreg registers expectations of its own). None when it cannot be told."""
         dataset = registry.datasets.get(suite.stem)
-        if dataset is None or self.path is None:
+        if dataset is None or self.path is None or not self.salt:
             return None
         try:
-            versions = f"{version('great_expectations')}/{version('govreg')}"
             content = suite.read_bytes()
-        except (OSError, PackageNotFoundError):
+        except OSError:
             return None
         columns = ",".join(sorted(c.element for c in dataset.columns))
-        return hashlib.sha256(
-            b"\0".join([content, columns.encode(), versions.encode(), _suite_code()])
-        ).hexdigest()
+        return hashlib.sha256(b"\0".join([content, columns.encode(), self.salt])).hexdigest()
 
     def passed(self, key: str) -> bool:
         return key in self.known

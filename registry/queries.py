@@ -213,8 +213,9 @@ a name beginning with the text; a name containing it; a description containing i
 
 def _names(entity: Any) -> list[tuple[str, str]]:
     """(field, value) of every name an entity goes by: the ones a person would type."""
-    names = [(f, getattr(entity, f, None)) for f in ("name", "name_en", "short_name", "uscc", "id")]
-    names += [(f, getattr(entity, f, None)) for f in ("catalog_code",)]
+    names = [
+        (f, getattr(entity, f, None)) for f in ("name", "name_en", "short_name", "uscc", "id", "catalog_code")
+    ]
     names += [("synonyms", s) for s in getattr(entity, "synonyms", ())]
     return [(f, str(v)) for f, v in names if v]
 
